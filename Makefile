@@ -1,0 +1,44 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Each sets itself up.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOUSEHOLDS ?= 1000
+
+.PHONY: venv stack stack-down demo test lint typecheck unit integration bench clean
+
+# Reinstalled only when the dependency list changes.
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+stack: venv
+	$(BIN)/dsrs stack up
+
+stack-down: venv
+	$(BIN)/dsrs stack down
+
+demo: stack
+	$(BIN)/dsrs demo --households $(HOUSEHOLDS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+unit: venv
+	$(BIN)/pytest tests/unit
+
+integration: stack
+	$(BIN)/pytest tests/integration
+
+test: lint typecheck stack
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

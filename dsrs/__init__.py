@@ -1,0 +1,3 @@
+"""DSRS: the Dynamic Social Registry System."""
+
+__version__ = "0.1.0"

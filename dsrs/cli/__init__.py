@@ -1,0 +1,16 @@
+"""DSRS's own commands, beside Faust's (`dsrs worker`, `dsrs agents`, ...)."""
+
+from __future__ import annotations
+
+import click
+
+from dsrs.cli.db import db
+from dsrs.cli.demo import demo
+from dsrs.cli.stack import stack
+
+COMMANDS: list[click.Command] = [stack, db, demo]
+
+
+def register(group: click.Group) -> None:
+    for command in COMMANDS:
+        group.add_command(command)

@@ -1,0 +1,41 @@
+"""The async engine every part of DSRS shares, and a readable error when it cannot connect."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from dsrs.settings import Settings
+
+
+class DatabaseUnavailable(RuntimeError):
+    """PostgreSQL could not be reached or refused us; the message says where and why."""
+
+
+def create_engine(settings: Settings, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        settings.database_url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+    )
+
+
+def describe_connection_error(settings: Settings, error: BaseException) -> str:
+    host, port = settings.database_address
+    reason = getattr(error, "orig", None) or error
+    return f"cannot use PostgreSQL at {host}:{port} (DSRS_DATABASE_URL): {type(reason).__name__}: {reason}".strip()
+
+
+async def check_connection(engine: AsyncEngine, settings: Settings, within_seconds: float = 10.0) -> None:
+    """Raise DatabaseUnavailable with one clear line unless a query goes through."""
+    try:
+        async with asyncio.timeout(within_seconds):
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+    except (OSError, socket.gaierror, OperationalError, DBAPIError, TimeoutError) as error:
+        raise DatabaseUnavailable(describe_connection_error(settings, error)) from error

@@ -1,0 +1,161 @@
+"""The tables of the system of record, as SQLAlchemy Core metadata.
+
+Alembic migrations create them; this module mirrors them so queries are typed, and a
+test checks that the migrated database and this metadata agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+metadata = MetaData(
+    naming_convention={
+        "pk": "pk_%(table_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    }
+)
+
+HOUSEHOLD_STATUSES = ("active", "inactive")
+DECISIONS = ("approved", "denied")
+PAYMENT_STATUSES = ("scheduled", "sent", "completed", "failed", "cancelled")
+
+households = Table(
+    "households",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("head_of_household_name", Text, nullable=False),
+    Column("phone", String(32)),
+    Column("email", String(254)),
+    Column("address", Text),
+    Column("region", String(16), nullable=False),
+    Column("household_size", Integer, nullable=False),
+    Column("children_under_5", Integer, nullable=False, server_default="0"),
+    Column("children_5_to_17", Integer, nullable=False, server_default="0"),
+    Column("elderly_members", Integer, nullable=False, server_default="0"),
+    Column("disabled_members", Integer, nullable=False, server_default="0"),
+    Column("monthly_income", Numeric(14, 2), nullable=False),
+    Column("dwelling_rooms", Integer, nullable=False, server_default="1"),
+    Column("has_electricity", Boolean, nullable=False, server_default=text("false")),
+    Column("has_piped_water", Boolean, nullable=False, server_default=text("false")),
+    Column("owns_livestock", Boolean, nullable=False, server_default=text("false")),
+    Column("status", String(16), nullable=False, server_default="active"),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("household_size BETWEEN 1 AND 50", name="household_size_range"),
+    CheckConstraint("monthly_income >= 0", name="income_not_negative"),
+    CheckConstraint(
+        "children_under_5 + children_5_to_17 + elderly_members <= household_size", name="members_within_size"
+    ),
+    CheckConstraint(f"status IN {HOUSEHOLD_STATUSES}", name="status_known"),
+    # Keyset pagination filtered by region walks (region, id).
+    Index("ix_households_region_id", "region", "id"),
+)
+
+event_outbox = Table(
+    "event_outbox",
+    metadata,
+    Column("id", BigInteger, Identity(always=False), primary_key=True),
+    Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+    Column("aggregate_id", Text, nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("message_key", Text, nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("published_at", DateTime(timezone=True)),
+    # The relay looks for the oldest pending event of each aggregate; only pending rows matter.
+    Index(
+        "ix_event_outbox_pending_aggregate",
+        "aggregate_id",
+        "id",
+        postgresql_where=text("published_at IS NULL"),
+    ),
+    Index("ix_event_outbox_pending_created", "created_at", postgresql_where=text("published_at IS NULL")),
+)
+
+processed_events = Table(
+    "processed_events",
+    metadata,
+    Column("consumer", String(64), nullable=False),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("consumer", "event_id"),
+)
+
+eligibility_assessments = Table(
+    "eligibility_assessments",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("household_id", UUID(as_uuid=True), ForeignKey("households.id"), nullable=False),
+    Column("household_version", Integer, nullable=False),
+    Column("program_id", String(64), nullable=False),
+    Column("policy_version", String(32), nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("score", Numeric(10, 4)),
+    Column("benefit_amount", Numeric(14, 2)),
+    Column("rule_results", JSONB, nullable=False),
+    Column("source_event_id", UUID(as_uuid=True), nullable=False),
+    Column("assessed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(f"decision IN {DECISIONS}", name="decision_known"),
+    # One assessment of one household version under one policy version: a redelivery adds nothing.
+    UniqueConstraint(
+        "household_id",
+        "program_id",
+        "household_version",
+        "policy_version",
+        name="uq_eligibility_assessments_once_per_version",
+    ),
+    Index("ix_eligibility_assessments_latest", "household_id", "program_id", "assessed_at"),
+    Index("ix_eligibility_assessments_program_decision", "program_id", "decision"),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("household_id", UUID(as_uuid=True), ForeignKey("households.id"), nullable=False),
+    Column("assessment_id", UUID(as_uuid=True), ForeignKey("eligibility_assessments.id"), nullable=False),
+    Column("program_id", String(64), nullable=False),
+    Column("cycle", String(16), nullable=False),
+    Column("amount", Numeric(14, 2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False, server_default="scheduled"),
+    Column("due_date", Date, nullable=False),
+    Column("idempotency_key", Text, nullable=False, unique=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint(f"status IN {PAYMENT_STATUSES}", name="status_known"),
+    # A household is paid at most once per program and cycle.
+    UniqueConstraint("household_id", "program_id", "cycle"),
+    Index("ix_payments_status_due_date", "status", "due_date"),
+    Index("ix_payments_program_id_status", "program_id", "status"),
+    Index("ix_payments_household_id", "household_id"),
+)

@@ -1,0 +1,112 @@
+"""All of DSRS's configuration, read once from `DSRS_*` environment variables."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(ValueError):
+    """A `DSRS_*` variable holds a value DSRS cannot run with; the message names it."""
+
+
+class Environment(StrEnum):
+    LOCAL = "local"
+    TEST = "test"
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+
+def _host_and_port(url: str, default_port: int) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or default_port
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DSRS_", extra="ignore", frozen=True)
+
+    env: Environment = Environment.LOCAL
+    kafka_url: str = Field(default="kafka://127.0.0.1:9092", description="Faust broker URL, kafka://host:port")
+    database_url: str = Field(
+        default="postgresql+asyncpg://postgres@127.0.0.1:5432/dsrs",
+        description="SQLAlchemy URL of the PostgreSQL system of record",
+    )
+    mongo_url: str = Field(default="mongodb://127.0.0.1:27017/", description="MongoDB-protocol analytics store")
+    mongo_database: str = "dsrs"
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=6066, ge=1, le=65535)
+    cache_dir: Path = Field(default=Path("~/.cache/dsrs"), description="Local stack binaries, data and logs")
+    topic_partitions: int = Field(default=4, ge=1, le=1024)
+    log_level: str = "info"
+
+    @field_validator("kafka_url")
+    @classmethod
+    def _kafka_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme != "kafka" or not parts.hostname:
+            raise ValueError("expected kafka://host:port")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme != "postgresql+asyncpg" or not parts.hostname or not parts.path.strip("/"):
+            raise ValueError("expected postgresql+asyncpg://user[:password]@host[:port]/database")
+        return value
+
+    @field_validator("mongo_url")
+    @classmethod
+    def _mongo_url(cls, value: str) -> str:
+        if urlsplit(value).scheme not in ("mongodb", "mongodb+srv"):
+            raise ValueError("expected mongodb://host:port/")
+        return value
+
+    @field_validator("cache_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.lower() not in ("debug", "info", "warning", "error", "critical"):
+            raise ValueError("expected one of debug, info, warning, error, critical")
+        return value.lower()
+
+    @property
+    def kafka_address(self) -> tuple[str, int]:
+        return _host_and_port(self.kafka_url, 9092)
+
+    @property
+    def database_address(self) -> tuple[str, int]:
+        return _host_and_port(self.database_url, 5432)
+
+    @property
+    def mongo_address(self) -> tuple[str, int]:
+        return _host_and_port(self.mongo_url, 27017)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        host, port = self.kafka_address
+        return f"{host}:{port}"
+
+    @property
+    def worker_data_dir(self) -> Path:
+        """Where a worker keeps its RocksDB tables."""
+        return self.cache_dir / "worker"
+
+
+def load_settings() -> Settings:
+    """Read the settings, turning the first invalid variable into one readable line."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        variable = "DSRS_" + "_".join(str(part) for part in first["loc"]).upper()
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"{variable}: {message} (got {first.get('input')!r})") from None

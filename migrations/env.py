@@ -1,0 +1,47 @@
+"""Alembic environment: runs migrations over asyncpg against DSRS's database URL."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from dsrs.db.schema import metadata
+from dsrs.settings import load_settings
+
+
+def _database_url() -> str:
+    # `dsrs db upgrade` passes the URL it was configured with; the alembic CLI falls back to DSRS_DATABASE_URL.
+    configured = context.config.get_main_option("sqlalchemy.url")
+    return configured or load_settings().database_url
+
+
+def _run(connection: Connection) -> None:
+    context.configure(connection=connection, target_metadata=metadata, compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_online() -> None:
+    engine = create_async_engine(_database_url())
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+            await connection.commit()
+    finally:
+        await engine.dispose()
+
+
+# `dsrs db upgrade` and the tests hand over a connection of their own event loop.
+given_connection = context.config.attributes.get("connection")
+
+if given_connection is not None:
+    _run(given_connection)
+elif context.is_offline_mode():
+    context.configure(url=_database_url(), target_metadata=metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    asyncio.run(_run_online())

@@ -1,0 +1,79 @@
+"""Integration tests run against the real local stack: started here if it is not running yet.
+
+They use their own database (the configured one with `_test` appended) so that they never
+touch a demo's data, and their own Kafka topics.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dsrs.db import migrations
+from dsrs.db.engine import create_engine
+from dsrs.settings import Settings, load_settings
+from dsrs.stack.manager import Stack
+
+pytestmark = pytest.mark.integration
+
+
+def with_database(settings: Settings, database: str) -> Settings:
+    parts = urlsplit(settings.database_url)
+    return settings.model_copy(update={"database_url": urlunsplit(parts._replace(path=f"/{database}"))})
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child `dsrs` process use these settings."""
+    return {
+        **os.environ,
+        "DSRS_KAFKA_URL": settings.kafka_url,
+        "DSRS_DATABASE_URL": settings.database_url,
+        "DSRS_MONGO_URL": settings.mongo_url,
+        "DSRS_MONGO_DATABASE": settings.mongo_database,
+        "DSRS_CACHE_DIR": str(settings.cache_dir),
+        "DSRS_WEB_PORT": str(settings.web_port),
+        "DSRS_ENV": settings.env.value,
+    }
+
+
+def run_dsrs(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    script = Path(sys.executable).parent / "dsrs"
+    return subprocess.run([str(script), *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+def settings(base_settings: Settings) -> Settings:
+    database = urlsplit(base_settings.database_url).path.strip("/")
+    return with_database(base_settings, f"{database}_test").model_copy(update={"mongo_database": "dsrs_test"})
+
+
+@pytest.fixture(scope="session")
+def stack(settings: Settings) -> Stack:
+    stack = Stack(settings)
+    stack.up(report=lambda line: None)
+    return stack
+
+
+@pytest.fixture(scope="session")
+def migrated(stack: Stack, settings: Settings) -> Settings:
+    migrations.migrate(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+async def engine(migrated: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(migrated)
+    yield engine
+    await engine.dispose()

@@ -1,0 +1,48 @@
+from pathlib import Path
+
+import pytest
+
+from dsrs.settings import Environment, SettingsError, load_settings
+
+
+def test_defaults_point_at_the_local_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DSRS_KAFKA_URL", "DSRS_DATABASE_URL", "DSRS_MONGO_URL", "DSRS_ENV", "DSRS_CACHE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert settings.env is Environment.LOCAL
+    assert settings.bootstrap_servers == "127.0.0.1:9092"
+    assert settings.database_address == ("127.0.0.1", 5432)
+    assert settings.mongo_address == ("127.0.0.1", 27017)
+    assert settings.cache_dir == Path("~/.cache/dsrs").expanduser()
+
+
+def test_environment_variables_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DSRS_KAFKA_URL", "kafka://broker.example:19092")
+    monkeypatch.setenv("DSRS_WEB_PORT", "8080")
+    monkeypatch.setenv("DSRS_ENV", "production")
+    settings = load_settings()
+    assert settings.kafka_address == ("broker.example", 19092)
+    assert settings.web_port == 8080
+    assert settings.env is Environment.PRODUCTION
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DSRS_DATABASE_URL", "mysql://root@localhost/dsrs"),
+        ("DSRS_DATABASE_URL", "postgresql+asyncpg://user@host"),
+        ("DSRS_KAFKA_URL", "localhost:9092"),
+        ("DSRS_MONGO_URL", "http://localhost:27017"),
+        ("DSRS_WEB_PORT", "eighty"),
+        ("DSRS_WEB_PORT", "70000"),
+        ("DSRS_ENV", "prod"),
+        ("DSRS_LOG_LEVEL", "loud"),
+    ],
+)
+def test_a_bad_value_names_its_variable_in_one_line(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    message = str(raised.value)
+    assert message.startswith(f"{variable}: ")
+    assert "\n" not in message
