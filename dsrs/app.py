@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import faust
+from faust.contrib.asgi import serve_asgi
 
+from dsrs.runtime import Runtime, RuntimeService
 from dsrs.settings import Settings
+from dsrs.streams.agents import register_agents
+from dsrs.tables.analytics import AnalyticsTables
 from dsrs.web.app import create_web_app
 
 
 def create_app(settings: Settings) -> faust.App:
     app = faust.App(
-        "dsrs",
+        settings.app_id,
         broker=settings.kafka_url,
         store="rocksdb://",
         datadir=str(settings.worker_data_dir),
@@ -23,8 +27,9 @@ def create_app(settings: Settings) -> faust.App:
         web_port=settings.web_port,
         autodiscover=False,
     )
+    runtime = Runtime(settings, AnalyticsTables(app, settings.topic_partitions))
+    register_agents(app, runtime)
+    app.service(RuntimeService(runtime))  # type: ignore[arg-type]
     # Our Starlette app replaces Faust's aiohttp server, and with it the unauthenticated /table and /router pages.
-    from faust.contrib.asgi import serve_asgi
-
-    serve_asgi(app, create_web_app(settings), host=settings.web_host, port=settings.web_port, log_level="warning")
+    serve_asgi(app, create_web_app(runtime), host=settings.web_host, port=settings.web_port, log_level="warning")
     return app

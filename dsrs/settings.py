@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Ten demo regions; a deployment lists its own in DSRS_REGIONS.
+DEFAULT_REGIONS = tuple(f"R{number:02d}" for number in range(1, 11))
+DEFAULT_PROGRAMS_DIR = Path(__file__).resolve().parent / "rules" / "programs"
 
 
 class SettingsError(ValueError):
@@ -42,6 +47,16 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default=Path("~/.cache/dsrs"), description="Local stack binaries, data and logs")
     topic_partitions: int = Field(default=4, ge=1, le=1024)
     log_level: str = "info"
+    regions: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=DEFAULT_REGIONS, description="Region codes the registry accepts, comma-separated"
+    )
+    programs_dir: Path = Field(default=DEFAULT_PROGRAMS_DIR, description="Folder of program files (YAML)")
+    source_name: str = Field(default="dsrs", description="The `source` of the events this deployment emits")
+    app_id: str = Field(default="dsrs", pattern=r"^[A-Za-z0-9._-]+$", description="Faust app id: consumer group")
+    topic_prefix: str = Field(
+        default="", pattern=r"^[A-Za-z0-9._-]*$", description="Prepended to every topic name, to share a broker"
+    )
+    data_dir: Path | None = Field(default=None, description="The worker's RocksDB tables; default CACHE_DIR/worker")
 
     @field_validator("kafka_url")
     @classmethod
@@ -71,6 +86,24 @@ class Settings(BaseSettings):
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
 
+    @field_validator("regions", mode="before")
+    @classmethod
+    def _regions(cls, value: object) -> object:
+        if isinstance(value, str):
+            codes = tuple(code.strip() for code in value.split(",") if code.strip())
+            if not codes:
+                raise ValueError("expected comma-separated region codes")
+            return codes
+        return value
+
+    @field_validator("programs_dir")
+    @classmethod
+    def _programs_dir(cls, value: Path) -> Path:
+        value = value.expanduser()
+        if not value.is_dir():
+            raise ValueError("not a folder")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -98,7 +131,11 @@ class Settings(BaseSettings):
     @property
     def worker_data_dir(self) -> Path:
         """Where a worker keeps its RocksDB tables."""
-        return self.cache_dir / "worker"
+        return (self.data_dir or self.cache_dir / "worker").expanduser()
+
+    def topic(self, name: str) -> str:
+        """The broker-side name of a saga topic."""
+        return f"{self.topic_prefix}{name}"
 
 
 def load_settings() -> Settings:

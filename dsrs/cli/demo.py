@@ -1,21 +1,99 @@
-"""`dsrs demo`: the main job. Stack up, schema migrated, a worker running, until Ctrl-C."""
+"""`dsrs demo`: the main job. Stack up, schema migrated, a worker running the saga on synthetic households."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import signal
 import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from typing import Any
 
 import click
+from tqdm import tqdm
 
 from dsrs.cli.errors import one_line_errors
 from dsrs.db import migrations
-from dsrs.settings import load_settings
+from dsrs.db.engine import create_engine
+from dsrs.dlq.depth import dead_letter_depths
+from dsrs.events.topics import HOUSEHOLD_INTAKE
+from dsrs.partner import publish_intake
+from dsrs.rules import active_programs, load_programs
+from dsrs.saga_status import SagaStatus, saga_status
+from dsrs.settings import Settings, load_settings
 from dsrs.stack.manager import Stack
-from dsrs.worker_process import WorkerProcess
+from dsrs.synthetic import synthetic_intake
+from dsrs.worker_process import WorkerFailed, WorkerProcess
+
+
+async def _wait_until_settled(settings: Settings, households: int, programs: int, limit_seconds: float) -> SagaStatus:
+    engine = create_engine(settings, pool_size=1)
+    deadline = time.monotonic() + limit_seconds
+    try:
+        with tqdm(total=households * programs, desc="assessed", unit="decision") as progress:
+            while True:
+                status = await saga_status(engine)
+                progress.n = min(status.assessed, households * programs)
+                progress.set_postfix(payments=status.payments, outbox=status.outbox_pending)
+                progress.refresh()
+                if status.settled(households, programs):
+                    return status
+                if time.monotonic() > deadline:
+                    raise WorkerFailed(f"the saga had not settled after {limit_seconds:.0f}s: {status}")
+                await asyncio.sleep(0.5)
+    finally:
+        await engine.dispose()
+
+
+async def _status(settings: Settings) -> SagaStatus:
+    engine = create_engine(settings, pool_size=1)
+    try:
+        return await saga_status(engine)
+    finally:
+        await engine.dispose()
+
+
+def _advance(progress: tqdm[Any]) -> Callable[[int], None]:
+    def advance(count: int) -> None:
+        progress.update(count)
+
+    return advance
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - our own http:// URL
+        return json.load(response)
+
+
+def _run_saga(settings: Settings, worker: WorkerProcess, households: int) -> None:
+    programs = len(active_programs(load_programs(settings.programs_dir)))
+    # A new seed each run: every demo adds new households to whatever the registry already holds.
+    messages = list(synthetic_intake(households, settings.regions, seed=time.time_ns()))
+    valid_ids = {m.household_id for m in messages if m.valid}
+    before = asyncio.run(_status(settings))
+    intake_topic = settings.topic(HOUSEHOLD_INTAKE)
+    with tqdm(total=len(messages), desc="published", unit="household") as progress:
+        asyncio.run(publish_intake(settings.bootstrap_servers, messages, _advance(progress), topic=intake_topic))
+    expected = before.households + len(valid_ids)
+    status = asyncio.run(_wait_until_settled(settings, expected, programs, limit_seconds=600))
+    summary = _get(f"{worker.base_url}/api/v1/analytics/summary")
+    depths = asyncio.run(dead_letter_depths(settings.bootstrap_servers, settings.topic_prefix))
+    click.echo("\nKPI summary (GET /api/v1/analytics/summary):")
+    for name in ("assessed", "approved", "denied", "approval_rate", "payments_scheduled", "amount_scheduled"):
+        click.echo(f"  {name:<20} {summary[name]}")
+    for program_id, totals in summary["by_program"].items():
+        click.echo(f"  {program_id:<20} approved {totals['approved']} of {totals['assessed']}")
+    click.echo(f"households in the registry: {status.households}; payments scheduled: {status.payments}")
+    click.echo(f"dead letters: {sum(depths.values())} {depths}")
+    click.echo("look at:")
+    for path in ("/api/v1/analytics/summary", "/api/v1/analytics/windows?granularity=minute", "/api/v1/households"):
+        click.echo(f"  {worker.base_url}{path}")
 
 
 @click.command()
-@click.option("--households", default=1000, show_default=True, help="How many synthetic households to register.")
+@click.option("--households", default=1000, show_default=True, help="How many synthetic households to submit.")
 @click.option("--keep-running/--exit-when-done", default=True, help="Keep the worker serving after the summary.")
 @one_line_errors
 def demo(households: int, keep_running: bool) -> None:
@@ -25,16 +103,19 @@ def demo(households: int, keep_running: bool) -> None:
     migrations.migrate(settings)
     worker = WorkerProcess(settings, settings.cache_dir / "logs" / "demo-worker.log")
     stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     worker.start()
     try:
         click.echo(f"worker starting, log {worker.log_path}")
         worker.wait_ready()
-        click.echo(f"worker ready: {worker.base_url}/health/ready")
+        click.echo(f"worker ready at {worker.base_url}")
+        _run_saga(settings, worker, households)
         if keep_running:
             click.echo("Ctrl-C stops the worker; `dsrs stack down` stops the servers.")
+            signal.signal(signal.SIGINT, lambda *_: stop.set())
             stop.wait()
+    except KeyboardInterrupt:
+        pass
     finally:
         click.echo("stopping the worker ...")
         worker.stop()

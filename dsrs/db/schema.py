@@ -159,3 +159,32 @@ payments = Table(
     Index("ix_payments_program_id_status", "program_id", "status"),
     Index("ix_payments_household_id", "household_id"),
 )
+
+GRANULARITIES = ("minute", "hour", "day")
+
+# Exact analytics counts, changed in the same transaction that records the event as processed,
+# so a redelivered event never counts twice. Faust tables and the Mongo rollups mirror them.
+analytics_counters = Table(
+    "analytics_counters",
+    metadata,
+    Column("program_id", String(64), nullable=False),
+    Column("region", String(16), nullable=False),
+    Column("metric", String(32), nullable=False),
+    Column("count", BigInteger, nullable=False, server_default="0"),
+    Column("amount", Numeric(18, 2), nullable=False, server_default="0"),
+    PrimaryKeyConstraint("program_id", "region", "metric"),
+)
+
+analytics_windows = Table(
+    "analytics_windows",
+    metadata,
+    Column("granularity", String(8), nullable=False),
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("program_id", String(64), nullable=False),
+    Column("region", String(16), nullable=False),
+    Column("metric", String(32), nullable=False),
+    Column("count", BigInteger, nullable=False, server_default="0"),
+    Column("amount", Numeric(18, 2), nullable=False, server_default="0"),
+    PrimaryKeyConstraint("granularity", "window_start", "program_id", "region", "metric"),
+    CheckConstraint(f"granularity IN {GRANULARITIES}", name="granularity_known"),
+)

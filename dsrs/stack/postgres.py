@@ -158,3 +158,8 @@ class Postgres(Component):
             self._psql(f"CREATE ROLE {user} LOGIN")
         if self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}'") != "1":
             self._psql(f"CREATE DATABASE {database} OWNER {user}")
+
+    def drop_database(self, database: str) -> None:
+        if not database.isidentifier():
+            raise StackError(f"postgres: database names must be plain identifiers, got {database!r}")
+        self._psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")

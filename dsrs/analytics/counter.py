@@ -1,0 +1,156 @@
+"""Counts KPI events exactly once in PostgreSQL, then mirrors the new totals to the tables and rollups."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from dsrs.analytics.facts import Fact, fact_of
+from dsrs.analytics.windows import GRANULARITIES, window_start
+from dsrs.db.processed_events import claim_new_events, only_new
+from dsrs.db.schema import analytics_counters, analytics_windows
+from dsrs.events.envelope import decode_envelope
+from dsrs.events.incoming import Incoming
+from dsrs.streams.processing import Decoded
+
+Counts = dict[str, dict[str, Any]]
+WINDOW_COLUMNS = ("granularity", "window_start", "program_id", "region", "metric", "count", "amount")
+
+
+@dataclass
+class Snapshot:
+    """Current absolute values of everything one batch touched."""
+
+    totals: dict[tuple[str, str], Counts] = field(default_factory=dict)
+    windows: dict[tuple[str, str], dict[tuple[str, datetime], Counts]] = field(default_factory=dict)
+    # For each (program, region), a consumed event that carried it: table writes happen in its context.
+    origins: dict[tuple[str, str], object] = field(default_factory=dict)
+
+
+class Mirror(Protocol):
+    async def apply(self, snapshot: Snapshot) -> None: ...
+
+
+def _sum_increments(
+    facts: Sequence[Fact],
+) -> tuple[dict[tuple[str, str, str], list[Any]], dict[tuple[Any, ...], list[Any]]]:
+    totals: dict[tuple[str, str, str], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
+    windows: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
+    for fact in facts:
+        for increment in fact.increments:
+            total = totals[(fact.program_id, fact.region, increment.metric)]
+            total[0] += 1
+            total[1] += increment.amount
+            for granularity in GRANULARITIES:
+                start = window_start(granularity, fact.time)
+                window = windows[(granularity, start, fact.program_id, fact.region, increment.metric)]
+                window[0] += 1
+                window[1] += increment.amount
+    return totals, windows
+
+
+async def _add(connection: AsyncConnection, facts: Sequence[Fact]) -> None:
+    totals, windows = _sum_increments(facts)
+    if totals:
+        statement = insert(analytics_counters).values(
+            [
+                {"program_id": p, "region": r, "metric": m, "count": c, "amount": a}
+                for (p, r, m), (c, a) in sorted(totals.items())
+            ]
+        )
+        await connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=["program_id", "region", "metric"],
+                set_={
+                    "count": analytics_counters.c.count + statement.excluded.count,
+                    "amount": analytics_counters.c.amount + statement.excluded.amount,
+                },
+            )
+        )
+    if windows:
+        statement = insert(analytics_windows).values(
+            [
+                {
+                    "granularity": g,
+                    "window_start": s,
+                    "program_id": p,
+                    "region": r,
+                    "metric": m,
+                    "count": c,
+                    "amount": a,
+                }
+                for (g, s, p, r, m), (c, a) in sorted(windows.items())
+            ]
+        )
+        await connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=["granularity", "window_start", "program_id", "region", "metric"],
+                set_={
+                    "count": analytics_windows.c.count + statement.excluded.count,
+                    "amount": analytics_windows.c.amount + statement.excluded.amount,
+                },
+            )
+        )
+
+
+async def _snapshot(connection: AsyncConnection, facts: Sequence[Fact]) -> Snapshot:
+    keys = sorted({(f.program_id, f.region) for f in facts})
+    windows = sorted({(g, window_start(g, f.time), f.program_id, f.region) for f in facts for g in GRANULARITIES})
+    snapshot = Snapshot()
+    total_rows = await connection.execute(
+        select(analytics_counters).where(
+            or_(*(and_(analytics_counters.c.program_id == p, analytics_counters.c.region == r) for p, r in keys))
+        )
+    )
+    for row in total_rows:
+        counts = snapshot.totals.setdefault((row.program_id, row.region), {})
+        counts[row.metric] = {"count": int(row._mapping["count"]), "amount": str(row.amount)}
+    window_rows = await connection.execute(
+        select(analytics_windows).where(
+            or_(
+                *(
+                    and_(
+                        analytics_windows.c.granularity == g,
+                        analytics_windows.c.window_start == s,
+                        analytics_windows.c.program_id == p,
+                        analytics_windows.c.region == r,
+                    )
+                    for g, s, p, r in windows
+                )
+            )
+        )
+    )
+    for row in window_rows:
+        by_window = snapshot.windows.setdefault((row.program_id, row.region), {})
+        counts = by_window.setdefault((row.granularity, row.window_start), {})
+        counts[row.metric] = {"count": int(row._mapping["count"]), "amount": str(row.amount)}
+    return snapshot
+
+
+class AnalyticsCounter:
+    consumer = "analytics"
+
+    def __init__(self, engine: AsyncEngine, mirror: Mirror) -> None:
+        self.engine = engine
+        self.mirror = mirror
+
+    def decode(self, message: Incoming) -> Fact:
+        return fact_of(decode_envelope(message.value))
+
+    async def handle(self, batch: Sequence[Decoded[Fact]]) -> None:
+        facts = [d.item for d in batch]
+        async with self.engine.begin() as connection:
+            new = await claim_new_events(connection, self.consumer, (f.event_id for f in facts))
+            await _add(connection, only_new(facts, new, lambda fact: fact.event_id))
+            snapshot = await _snapshot(connection, facts)
+        snapshot.origins = {(d.item.program_id, d.item.region): d.message.origin for d in batch}
+        # After the commit: the mirrors take absolute values, so repeating this after a failure is harmless.
+        await self.mirror.apply(snapshot)

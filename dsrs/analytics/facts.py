@@ -1,0 +1,68 @@
+"""What each saga event adds to the KPIs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from dsrs.events import topics
+from dsrs.events.envelope import Envelope, InvalidEvent
+
+METRICS = (
+    "assessed",
+    "approved",
+    "denied",
+    "payments_scheduled",
+    "payments_completed",
+    "payments_failed",
+)
+
+# Event type -> (metric, whether the event's amount adds to the metric's amount).
+_COUNTS: dict[str, tuple[tuple[str, bool], ...]] = {
+    topics.ASSESSED_APPROVED: (("assessed", False), ("approved", False)),
+    topics.ASSESSED_DENIED: (("assessed", False), ("denied", False)),
+    topics.PAYMENT_SCHEDULED: (("payments_scheduled", True),),
+    "payment.completed": (("payments_completed", True),),
+    "payment.failed": (("payments_failed", False),),
+}
+COUNTED_EVENT_TYPES = tuple(_COUNTS)
+
+
+@dataclass(frozen=True)
+class Increment:
+    metric: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Fact:
+    event_id: str
+    program_id: str
+    region: str
+    time: datetime
+    increments: tuple[Increment, ...]
+
+    @property
+    def partition_key(self) -> str:
+        return partition_key(self.program_id, self.region)
+
+
+def partition_key(program_id: str, region: str) -> str:
+    return f"{program_id}|{region}"
+
+
+def fact_of(envelope: Envelope) -> Fact:
+    counts = _COUNTS.get(envelope.type)
+    if counts is None:
+        raise InvalidEvent(f"envelope.type: analytics does not count {envelope.type!r}")
+    data = envelope.data
+    program_id, region = data.get("program_id"), data.get("region")
+    if not isinstance(program_id, str) or not isinstance(region, str):
+        raise InvalidEvent("data: program_id and region are required")
+    try:
+        amount = Decimal(str(data.get("amount") or "0"))
+    except InvalidOperation:
+        raise InvalidEvent("data.amount: not a number") from None
+    increments = tuple(Increment(metric, amount if with_amount else Decimal(0)) for metric, with_amount in counts)
+    return Fact(envelope.event_id, program_id, region, envelope.time, increments)

@@ -1,0 +1,70 @@
+"""Turns the KPI table rows into the summary and time series the API returns."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from dsrs.analytics.facts import METRICS
+from dsrs.tables.analytics import Counts, WindowRow
+
+
+def _totals(counts: Iterable[Counts]) -> dict[str, Any]:
+    numbers = dict.fromkeys(METRICS, 0)
+    amounts: defaultdict[str, Decimal] = defaultdict(Decimal)
+    for metrics in counts:
+        for metric, value in metrics.items():
+            numbers[metric] = numbers.get(metric, 0) + int(value["count"])
+            amounts[metric] += Decimal(value["amount"])
+    assessed = numbers["assessed"]
+    return {
+        **numbers,
+        "approval_rate": round(numbers["approved"] / assessed, 4) if assessed else None,
+        "amount_scheduled": str(amounts["payments_scheduled"]),
+        "amount_completed": str(amounts["payments_completed"]),
+    }
+
+
+def summarize(
+    rows: Iterable[tuple[str, Counts]], program: str | None = None, region: str | None = None
+) -> dict[str, Any]:
+    """Totals overall and per program, from (program|region, counts) rows."""
+    selected = []
+    for key, counts in rows:
+        program_id, region_code = key.split("|", 1)
+        if (program is None or program == program_id) and (region is None or region == region_code):
+            selected.append((program_id, counts))
+    by_program: dict[str, list[Counts]] = defaultdict(list)
+    for program_id, counts in selected:
+        by_program[program_id].append(counts)
+    return {
+        **_totals(counts for _, counts in selected),
+        "by_program": {program_id: _totals(counts) for program_id, counts in sorted(by_program.items())},
+    }
+
+
+def series(
+    rows: Iterable[WindowRow],
+    granularity: str,
+    since: datetime | None = None,
+    program: str | None = None,
+    region: str | None = None,
+) -> list[dict[str, Any]]:
+    """One point per window, program and region, oldest first."""
+    points = [
+        {
+            "window_start": row.window_start,
+            "program_id": row.program_id,
+            "region": row.region,
+            **{metric: int(row.counts.get(metric, {}).get("count", 0)) for metric in METRICS},
+        }
+        for row in rows
+        if row.granularity == granularity
+        and (since is None or row.window_start >= since)
+        and (program is None or row.program_id == program)
+        and (region is None or row.region == region)
+    ]
+    return sorted(points, key=lambda p: (p["window_start"], p["program_id"], p["region"]))

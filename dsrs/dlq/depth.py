@@ -1,0 +1,10 @@
+"""How many messages wait in each dead-letter topic."""
+
+from __future__ import annotations
+
+from dsrs.events.topics import DEAD_LETTER_TOPICS
+from dsrs.kafka_lag import topic_depths
+
+
+async def dead_letter_depths(bootstrap_servers: str, prefix: str = "") -> dict[str, int]:
+    return await topic_depths(bootstrap_servers, [prefix + name for name in DEAD_LETTER_TOPICS])

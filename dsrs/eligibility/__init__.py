@@ -1,0 +1,1 @@
+"""Eligibility: every household is assessed against every active program, with the reasons stored."""

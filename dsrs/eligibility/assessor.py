@@ -1,0 +1,115 @@
+"""Assesses registered and updated households, storing each assessment with its event, once per event."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dsrs.db.processed_events import claim_new_events, only_new
+from dsrs.db.schema import eligibility_assessments
+from dsrs.events import topics
+from dsrs.events.envelope import InvalidEvent, decode_envelope, new_envelope
+from dsrs.events.incoming import Incoming
+from dsrs.events.tracing import TRACEPARENT, child_traceparent
+from dsrs.outbox.writer import OutgoingEvent, add_events
+from dsrs.rules import Assessment, Program, assess
+from dsrs.streams.processing import Decoded
+
+HOUSEHOLD_EVENTS = (topics.HOUSEHOLD_REGISTERED, topics.HOUSEHOLD_UPDATED)
+
+
+@dataclass(frozen=True)
+class HouseholdChanged:
+    event_id: str
+    household_id: uuid.UUID
+    version: int
+    facts: dict[str, Any]
+    traceparent: str | None
+
+
+def decision_topic(assessment: Assessment) -> str:
+    return topics.ASSESSED_APPROVED if assessment.decision == "approved" else topics.ASSESSED_DENIED
+
+
+class EligibilityHandler:
+    consumer = "eligibility"
+
+    def __init__(self, engine: AsyncEngine, programs: Sequence[Program], source: str) -> None:
+        self.engine = engine
+        self.programs = list(programs)
+        self.source = source
+
+    def decode(self, message: Incoming) -> HouseholdChanged:
+        envelope = decode_envelope(message.value)
+        if envelope.type not in HOUSEHOLD_EVENTS:
+            raise InvalidEvent(f"envelope.type: expected one of {HOUSEHOLD_EVENTS}")
+        data = dict(envelope.data)
+        try:
+            household_id = uuid.UUID(str(data.pop("household_id")))
+            version = int(data.pop("version"))
+        except (KeyError, ValueError, TypeError):
+            raise InvalidEvent("data: household_id and version are required") from None
+        return HouseholdChanged(envelope.event_id, household_id, version, data, message.header(TRACEPARENT))
+
+    async def handle(self, batch: Sequence[Decoded[HouseholdChanged]]) -> None:
+        async with self.engine.begin() as connection:
+            new = await claim_new_events(connection, self.consumer, (d.item.event_id for d in batch))
+            changes = only_new((d.item for d in batch), new, lambda item: item.event_id)
+            rows: list[dict[str, Any]] = []
+            events: list[OutgoingEvent] = []
+            for change in changes:
+                for program in self.programs:
+                    assessment = assess(program, change.facts)
+                    row, event = self._record(change, program, assessment)
+                    rows.append(row)
+                    events.append(event)
+            if not rows:
+                return
+            # A re-assessment of the same household version under the same policy adds nothing.
+            inserted = await connection.execute(
+                insert(eligibility_assessments)
+                .values(rows)
+                .on_conflict_do_nothing(constraint="uq_eligibility_assessments_once_per_version")
+                .returning(eligibility_assessments.c.id)
+            )
+            stored = {row.id for row in inserted}
+            await add_events(connection, [e for row, e in zip(rows, events, strict=True) if row["id"] in stored])
+
+    def _record(
+        self, change: HouseholdChanged, program: Program, assessment: Assessment
+    ) -> tuple[dict[str, Any], OutgoingEvent]:
+        assessment_id = uuid.uuid4()
+        result = assessment.to_json()
+        row = {
+            "id": assessment_id,
+            "household_id": change.household_id,
+            "household_version": change.version,
+            "program_id": program.id,
+            "policy_version": program.version,
+            "decision": assessment.decision,
+            "score": assessment.score,
+            "benefit_amount": assessment.benefit_amount,
+            "rule_results": result["rule_results"],
+            "source_event_id": uuid.UUID(change.event_id),
+        }
+        data = {
+            "assessment_id": str(assessment_id),
+            "household_id": str(change.household_id),
+            "household_version": change.version,
+            "program_id": program.id,
+            "policy_version": program.version,
+            "decision": assessment.decision,
+            "score": assessment.score,
+            "benefit_amount": None if assessment.benefit_amount is None else str(assessment.benefit_amount),
+            "currency": program.currency,
+            "region": change.facts.get("region"),
+            "failed_rules": [r.rule_id for r in assessment.rule_results if not r.passed],
+        }
+        topic = decision_topic(assessment)
+        envelope = new_envelope(topic, str(change.household_id), data, self.source)
+        return row, OutgoingEvent(topic, envelope, child_traceparent(change.traceparent))

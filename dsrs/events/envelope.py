@@ -1,0 +1,99 @@
+"""The envelope every event carries, as a Faust record, and its strict decoding from the wire.
+
+On the wire an event is a JSON object: the envelope fields with the event's own fields in `data`.
+The W3C `traceparent` travels as a Kafka header, not in the JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+
+SCHEMA_VERSION = 1
+ENVELOPE_FIELDS = ("event_id", "type", "time", "source", "subject", "schema_version", "data")
+
+
+class InvalidEvent(ValueError):
+    """A message that can never be processed as it is; it belongs in the dead-letter topic."""
+
+
+class Envelope(faust.Record, serializer="json", date_parser=datetime.fromisoformat):
+    event_id: str
+    type: str
+    time: datetime
+    source: str
+    subject: str
+    schema_version: int
+    data: dict[str, Any]
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "type": self.type,
+            "time": self.time.isoformat(),
+            "source": self.source,
+            "subject": self.subject,
+            "schema_version": self.schema_version,
+            "data": self.data,
+        }
+
+    def to_wire(self) -> bytes:
+        return json.dumps(self.to_document(), separators=(",", ":")).encode()
+
+
+def new_envelope(event_type: str, subject: str, data: dict[str, Any], source: str) -> Envelope:
+    return Envelope(
+        event_id=str(uuid.uuid4()),
+        type=event_type,
+        time=datetime.now(UTC),
+        source=source,
+        subject=subject,
+        schema_version=SCHEMA_VERSION,
+        data=data,
+    )
+
+
+def decode_envelope(raw: bytes | None) -> Envelope:
+    """Parse and check an event from the wire; anything off is an InvalidEvent saying what."""
+    if raw is None:
+        raise InvalidEvent("message has no value")
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidEvent(f"value is not JSON: {error.msg if hasattr(error, 'msg') else error}") from None
+    if not isinstance(document, dict):
+        raise InvalidEvent("value is not a JSON object")
+    unknown = sorted(set(document) - set(ENVELOPE_FIELDS))
+    missing = [name for name in ENVELOPE_FIELDS if name not in document]
+    if unknown or missing:
+        raise InvalidEvent(f"envelope: missing {missing}, unknown {unknown}")
+    try:
+        event_id = str(uuid.UUID(str(document["event_id"])))
+    except ValueError:
+        raise InvalidEvent("envelope.event_id: not a UUID") from None
+    try:
+        time = datetime.fromisoformat(str(document["time"]))
+    except ValueError:
+        raise InvalidEvent("envelope.time: not an ISO 8601 timestamp") from None
+    if time.tzinfo is None:
+        raise InvalidEvent("envelope.time: needs a time zone offset")
+    for name in ("type", "source", "subject"):
+        if not isinstance(document[name], str) or not document[name]:
+            raise InvalidEvent(f"envelope.{name}: must be a non-empty string")
+    if document["schema_version"] != SCHEMA_VERSION:
+        raise InvalidEvent(f"envelope.schema_version: {SCHEMA_VERSION} is the only version this worker reads")
+    if not isinstance(document["data"], dict):
+        raise InvalidEvent("envelope.data: must be a JSON object")
+    return Envelope(
+        event_id=event_id,
+        type=document["type"],
+        time=time,
+        source=document["source"],
+        subject=document["subject"],
+        schema_version=SCHEMA_VERSION,
+        data=document["data"],
+    )

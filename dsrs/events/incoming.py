@@ -1,0 +1,23 @@
+"""A consumed Kafka message as the agents hand it on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A consumed Kafka message, as the agents hand it over: raw, so that nothing fails before we look."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, bytes]
+    # The Faust event it came in as, for the table writes it causes; absent outside a worker.
+    origin: object | None = field(default=None, compare=False, repr=False)
+
+    def header(self, name: str) -> str | None:
+        value = self.headers.get(name)
+        return value.decode(errors="replace") if value is not None else None

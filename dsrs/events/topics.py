@@ -1,0 +1,30 @@
+"""Topic names, as the audit of the earlier system named them; each has a `.dlq` twin."""
+
+from __future__ import annotations
+
+HOUSEHOLD_INTAKE = "registry.household.intake"
+HOUSEHOLD_REGISTERED = "registry.household.registered"
+HOUSEHOLD_UPDATED = "registry.household.updated"
+ASSESSED_APPROVED = "eligibility.assessed.approved"
+ASSESSED_DENIED = "eligibility.assessed.denied"
+PAYMENT_SCHEDULED = "payment.scheduled"
+# Analytics counts are kept per program and region; this internal topic is keyed that way so that
+# every count of one program and region is owned by one partition, and so by one table partition.
+ANALYTICS_BY_PROGRAM_REGION = "dsrs.analytics.by-program-region"
+
+SAGA_TOPICS = (
+    HOUSEHOLD_INTAKE,
+    HOUSEHOLD_REGISTERED,
+    HOUSEHOLD_UPDATED,
+    ASSESSED_APPROVED,
+    ASSESSED_DENIED,
+    PAYMENT_SCHEDULED,
+    ANALYTICS_BY_PROGRAM_REGION,
+)
+
+
+def dead_letter_topic(topic: str) -> str:
+    return f"{topic}.dlq"
+
+
+DEAD_LETTER_TOPICS = tuple(dead_letter_topic(topic) for topic in SAGA_TOPICS)

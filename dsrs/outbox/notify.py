@@ -1,0 +1,65 @@
+"""Wakes the relay when events are committed: PostgreSQL NOTIFY from a trigger on the outbox.
+
+A lost connection only costs latency: the relay polls as a fallback, and the listener reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
+
+OUTBOX_CHANNEL = "dsrs_outbox"
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class OutboxListener:
+    def __init__(self, database_url: str, on_notify: Callable[[], None], reconnect_seconds: float = 5.0) -> None:
+        self.dsn = asyncpg_dsn(database_url)
+        self.on_notify = on_notify
+        self.reconnect_seconds = reconnect_seconds
+
+    def _callback(self, connection: object, pid: int, channel: str, payload: object) -> None:
+        self.on_notify()
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            lost = asyncio.Event()
+            on_lost = _setter(lost)
+            try:
+                connection = await asyncpg.connect(self.dsn)
+            except (OSError, asyncpg.PostgresError) as error:
+                log.warning("outbox listener: cannot connect (%s); polling meanwhile", type(error).__name__)
+                await _wait_any(stopping, lost, self.reconnect_seconds)
+                continue
+            try:
+                connection.add_termination_listener(on_lost)
+                await connection.add_listener(OUTBOX_CHANNEL, self._callback)
+                await _wait_any(stopping, lost, None)
+            finally:
+                with contextlib.suppress(Exception):
+                    await connection.close(timeout=2)
+            if lost.is_set() and not stopping.is_set():
+                await _wait_any(stopping, asyncio.Event(), self.reconnect_seconds)
+
+
+def _setter(event: asyncio.Event) -> Callable[[object], None]:
+    return lambda _connection: event.set()
+
+
+async def _wait_any(first: asyncio.Event, second: asyncio.Event, seconds: float | None) -> None:
+    waits = [asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()

@@ -1,0 +1,45 @@
+"""Adds events to the outbox inside the caller's transaction, so an event exists exactly when its effect does."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dsrs.db.schema import event_outbox
+from dsrs.events.envelope import Envelope
+from dsrs.events.tracing import TRACEPARENT
+
+
+@dataclass(frozen=True)
+class OutgoingEvent:
+    topic: str
+    envelope: Envelope
+    traceparent: str
+
+    @property
+    def key(self) -> str:
+        # Keyed by subject, so one household's events stay in order on one partition.
+        return self.envelope.subject
+
+
+async def add_events(connection: AsyncConnection, events: Sequence[OutgoingEvent]) -> None:
+    if not events:
+        return
+    await connection.execute(
+        insert(event_outbox),
+        [
+            {
+                "event_id": event.envelope.event_id,
+                "aggregate_id": event.envelope.subject,
+                "topic": event.topic,
+                "event_type": event.envelope.type,
+                "message_key": event.key,
+                "payload": event.envelope.to_document(),
+                "headers": {TRACEPARENT: event.traceparent},
+            }
+            for event in events
+        ],
+    )

@@ -1,0 +1,39 @@
+"""Publishes households onto the intake topic the way a partner system would (demo, tests, benchmark)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+
+from aiokafka import AIOKafkaProducer
+
+from dsrs.events.topics import HOUSEHOLD_INTAKE
+from dsrs.synthetic import IntakeMessage
+
+
+async def publish_intake(
+    bootstrap_servers: str,
+    messages: Iterable[IntakeMessage],
+    on_sent: Callable[[int], None] = lambda count: None,
+    window: int = 1000,
+    topic: str = HOUSEHOLD_INTAKE,
+) -> int:
+    """Send every message and wait for the broker's acknowledgement of each; returns how many were sent."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", linger_ms=10)
+    await producer.start()
+    sent = 0
+    try:
+        pending: list[asyncio.Future[object]] = []
+        for message in messages:
+            pending.append(await producer.send(topic, message.value, key=message.key, headers=message.headers))
+            if len(pending) >= window:
+                await asyncio.gather(*pending)
+                sent += len(pending)
+                on_sent(len(pending))
+                pending = []
+        await asyncio.gather(*pending)
+        sent += len(pending)
+        on_sent(len(pending))
+    finally:
+        await producer.stop()
+    return sent

@@ -1,0 +1,1 @@
+"""Payments: one per approved household, program and cycle."""

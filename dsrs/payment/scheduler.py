@@ -1,0 +1,132 @@
+"""Schedules a payment for each approval: one per household, program and cycle, with its event."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dsrs.db.processed_events import claim_new_events, only_new
+from dsrs.db.schema import payments
+from dsrs.events import topics
+from dsrs.events.envelope import InvalidEvent, decode_envelope, new_envelope
+from dsrs.events.incoming import Incoming
+from dsrs.events.tracing import TRACEPARENT, child_traceparent
+from dsrs.outbox.writer import OutgoingEvent, add_events
+from dsrs.payment.cycle import next_cycle
+from dsrs.rules import Program
+from dsrs.streams.errors import PermanentError
+from dsrs.streams.processing import Decoded
+
+
+@dataclass(frozen=True)
+class Approval:
+    event_id: str
+    assessment_id: uuid.UUID
+    household_id: uuid.UUID
+    program_id: str
+    amount: Decimal
+    currency: str
+    region: str
+    approved_at: datetime
+    traceparent: str | None
+
+
+class PaymentScheduler:
+    consumer = "payment"
+
+    def __init__(self, engine: AsyncEngine, programs: Sequence[Program], source: str) -> None:
+        self.engine = engine
+        self.programs = {program.id: program for program in programs}
+        self.source = source
+
+    def decode(self, message: Incoming) -> Approval:
+        envelope = decode_envelope(message.value)
+        if envelope.type != topics.ASSESSED_APPROVED:
+            raise InvalidEvent(f"envelope.type: expected {topics.ASSESSED_APPROVED!r}")
+        data = envelope.data
+        try:
+            amount = Decimal(str(data["benefit_amount"]))
+            approval = Approval(
+                event_id=envelope.event_id,
+                assessment_id=uuid.UUID(str(data["assessment_id"])),
+                household_id=uuid.UUID(str(data["household_id"])),
+                program_id=str(data["program_id"]),
+                amount=amount,
+                currency=str(data["currency"]),
+                region=str(data["region"]),
+                approved_at=envelope.time,
+                traceparent=message.header(TRACEPARENT),
+            )
+        except (KeyError, ValueError, InvalidOperation):
+            raise InvalidEvent(
+                "data: assessment_id, household_id, program_id, benefit_amount, currency and region are required"
+            ) from None
+        if not amount > 0:
+            raise InvalidEvent("data.benefit_amount: an approval must carry a positive amount")
+        return approval
+
+    def _program(self, program_id: str) -> Program:
+        try:
+            return self.programs[program_id]
+        except KeyError:
+            raise PermanentError(f"program {program_id!r} is not configured on this worker") from None
+
+    async def handle(self, batch: Sequence[Decoded[Approval]]) -> None:
+        async with self.engine.begin() as connection:
+            new = await claim_new_events(connection, self.consumer, (d.item.event_id for d in batch))
+            approvals = only_new((d.item for d in batch), new, lambda item: item.event_id)
+            rows = [self._row(approval) for approval in approvals]
+            if not rows:
+                return
+            # A second approval in the same cycle (say, after an update) does not pay twice.
+            inserted = await connection.execute(
+                insert(payments)
+                .values(rows)
+                .on_conflict_do_nothing()
+                .returning(payments.c.id, payments.c.cycle, payments.c.due_date)
+            )
+            stored = {row.id: row for row in inserted}
+            events = [
+                self._event(approval, row["id"], stored[row["id"]].cycle, stored[row["id"]].due_date.isoformat())
+                for approval, row in zip(approvals, rows, strict=True)
+                if row["id"] in stored
+            ]
+            await add_events(connection, events)
+
+    def _row(self, approval: Approval) -> dict[str, Any]:
+        program = self._program(approval.program_id)
+        cycle, due_date = next_cycle(approval.approved_at, program.payment_day)
+        return {
+            "id": uuid.uuid4(),
+            "household_id": approval.household_id,
+            "assessment_id": approval.assessment_id,
+            "program_id": approval.program_id,
+            "cycle": cycle,
+            "amount": approval.amount,
+            "currency": approval.currency,
+            "due_date": due_date,
+            "idempotency_key": f"assessment:{approval.assessment_id}",
+        }
+
+    def _event(self, approval: Approval, payment_id: uuid.UUID, cycle: str, due_date: str) -> OutgoingEvent:
+        data = {
+            "payment_id": str(payment_id),
+            "household_id": str(approval.household_id),
+            "assessment_id": str(approval.assessment_id),
+            "program_id": approval.program_id,
+            "region": approval.region,
+            "cycle": cycle,
+            "amount": str(approval.amount),
+            "currency": approval.currency,
+            "due_date": due_date,
+            "status": "scheduled",
+        }
+        envelope = new_envelope(topics.PAYMENT_SCHEDULED, str(approval.household_id), data, self.source)
+        return OutgoingEvent(topics.PAYMENT_SCHEDULED, envelope, child_traceparent(approval.traceparent))

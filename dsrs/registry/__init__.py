@@ -1,0 +1,1 @@
+"""The registry: households in, through the intake topic or the REST API, with one outcome."""

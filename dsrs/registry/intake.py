@@ -1,0 +1,52 @@
+"""The intake topic: partner systems submit households; each valid one is registered or updated once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dsrs.db.processed_events import claim_new_events, only_new
+from dsrs.events import topics
+from dsrs.events.envelope import InvalidEvent, decode_envelope
+from dsrs.events.incoming import Incoming
+from dsrs.events.tracing import TRACEPARENT
+from dsrs.registry.household import parse_household
+from dsrs.registry.store import Submission, upsert_households
+from dsrs.streams.processing import Decoded
+
+INTAKE_EVENT_TYPE = topics.HOUSEHOLD_INTAKE
+
+
+@dataclass(frozen=True)
+class IntakeItem:
+    event_id: str
+    submission: Submission
+
+
+class IntakeHandler:
+    consumer = "registry-intake"
+
+    def __init__(self, engine: AsyncEngine, regions: Sequence[str], source: str) -> None:
+        self.engine = engine
+        self.regions = frozenset(regions)
+        self.source = source
+
+    def decode(self, message: Incoming) -> IntakeItem:
+        envelope = decode_envelope(message.value)
+        if envelope.type != INTAKE_EVENT_TYPE:
+            raise InvalidEvent(f"envelope.type: expected {INTAKE_EVENT_TYPE!r}")
+        try:
+            household_id = uuid.UUID(envelope.subject)
+        except ValueError:
+            raise InvalidEvent("envelope.subject: must be the household's UUID") from None
+        fields = parse_household(envelope.data, self.regions)
+        return IntakeItem(envelope.event_id, Submission(household_id, fields, message.header(TRACEPARENT)))
+
+    async def handle(self, batch: Sequence[Decoded[IntakeItem]]) -> None:
+        async with self.engine.begin() as connection:
+            new = await claim_new_events(connection, self.consumer, (d.item.event_id for d in batch))
+            fresh = only_new((d.item for d in batch), new, lambda item: item.event_id)
+            await upsert_households(connection, [item.submission for item in fresh], self.source)

@@ -1,0 +1,127 @@
+"""Households in PostgreSQL: each change is written with its `registry.household.*` event, in one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dsrs.db.schema import households
+from dsrs.events import topics
+from dsrs.events.envelope import new_envelope
+from dsrs.events.tracing import child_traceparent
+from dsrs.outbox.writer import OutgoingEvent, add_events
+from dsrs.registry.household import HouseholdFields
+
+
+class HouseholdNotFound(LookupError):
+    pass
+
+
+class VersionConflict(RuntimeError):
+    def __init__(self, current_version: int) -> None:
+        super().__init__(f"the household is at version {current_version}")
+        self.current_version = current_version
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A household to write, with the trace it belongs to."""
+
+    household_id: uuid.UUID
+    fields: HouseholdFields
+    traceparent: str | None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    household_id: uuid.UUID
+    version: int
+    created: bool
+
+
+def _columns(fields: HouseholdFields) -> dict[str, Any]:
+    return fields.model_dump()
+
+
+def household_event(recorded: Recorded, fields: HouseholdFields, source: str, traceparent: str | None) -> OutgoingEvent:
+    """The event downstream stages need. It carries eligibility facts only: no name, phone, email or address."""
+    topic = topics.HOUSEHOLD_REGISTERED if recorded.created else topics.HOUSEHOLD_UPDATED
+    data = {"household_id": str(recorded.household_id), "version": recorded.version, **fields.eligibility_facts()}
+    envelope = new_envelope(topic, str(recorded.household_id), data, source)
+    return OutgoingEvent(topic, envelope, child_traceparent(traceparent))
+
+
+def _rounds(submissions: Sequence[Submission]) -> list[list[Submission]]:
+    """Split into runs in which each household appears once: one INSERT cannot change a row twice."""
+    rounds: list[list[Submission]] = [[]]
+    seen: set[uuid.UUID] = set()
+    for submission in submissions:
+        if submission.household_id in seen:
+            rounds.append([])
+            seen.clear()
+        rounds[-1].append(submission)
+        seen.add(submission.household_id)
+    return [batch for batch in rounds if batch]
+
+
+async def upsert_households(
+    connection: AsyncConnection, submissions: Sequence[Submission], source: str
+) -> list[Recorded]:
+    """Create or replace households by id (the intake path), each with its registered or updated event."""
+    recorded: list[Recorded] = []
+    events: list[OutgoingEvent] = []
+    for batch in _rounds(submissions):
+        statement = insert(households).values(
+            [{"id": submission.household_id, **_columns(submission.fields)} for submission in batch]
+        )
+        replaced = {name: statement.excluded[name] for name in HouseholdFields.model_fields}
+        result = await connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=[households.c.id],
+                set_={**replaced, "version": households.c.version + 1, "updated_at": func.now()},
+            ).returning(households.c.id, households.c.version)
+        )
+        versions = {row.id: int(row.version) for row in result}
+        for submission in batch:
+            version = versions[submission.household_id]
+            # A new row starts at version 1; a replaced one has been bumped past it.
+            outcome = Recorded(submission.household_id, version, created=version == 1)
+            recorded.append(outcome)
+            events.append(household_event(outcome, submission.fields, source, submission.traceparent))
+    await add_events(connection, events)
+    return recorded
+
+
+async def create_household(connection: AsyncConnection, submission: Submission, source: str) -> Recorded:
+    await connection.execute(insert(households).values(id=submission.household_id, **_columns(submission.fields)))
+    recorded = Recorded(submission.household_id, 1, created=True)
+    await add_events(connection, [household_event(recorded, submission.fields, source, submission.traceparent)])
+    return recorded
+
+
+async def replace_household(
+    connection: AsyncConnection, submission: Submission, source: str, expected_version: int | None = None
+) -> Recorded:
+    """Replace an existing household's record; with `expected_version`, only if nobody changed it meanwhile."""
+    current = await connection.scalar(
+        select(households.c.version).where(households.c.id == submission.household_id).with_for_update()
+    )
+    if current is None:
+        raise HouseholdNotFound(str(submission.household_id))
+    if expected_version is not None and expected_version != current:
+        raise VersionConflict(int(current))
+    version = await connection.scalar(
+        update(households)
+        .where(households.c.id == submission.household_id)
+        .values(**_columns(submission.fields), version=households.c.version + 1, updated_at=func.now())
+        .returning(households.c.version)
+    )
+    recorded = Recorded(submission.household_id, int(version or 0), created=False)
+    await add_events(connection, [household_event(recorded, submission.fields, source, submission.traceparent)])
+    return recorded

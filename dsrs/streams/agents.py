@@ -1,0 +1,71 @@
+"""The saga's Faust agents: each reads its topics in batches and hands them to its stage.
+
+Concurrency stays 1 (faust-streaming #606: more can commit past an unprocessed message);
+throughput comes from partitions and workers, and from batching within an agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, cast
+
+import faust
+from faust.types import StreamT
+
+from dsrs.events import topics
+from dsrs.events.incoming import Incoming
+from dsrs.runtime import Runtime
+from dsrs.streams.processing import BatchProcessor, Handler
+
+BATCH_SIZE = 500
+BATCH_WITHIN_SECONDS = 0.05
+ANALYTICS_SOURCES = (topics.ASSESSED_APPROVED, topics.ASSESSED_DENIED, topics.PAYMENT_SCHEDULED)
+
+
+def incoming(event: Any) -> Incoming:
+    message = event.message
+    raw_headers = message.headers or {}
+    pairs = raw_headers.items() if isinstance(raw_headers, dict) else raw_headers
+    return Incoming(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        headers={str(name): bytes(value or b"") for name, value in pairs},
+        origin=event,
+    )
+
+
+def _register(
+    app: faust.App, runtime: Runtime, name: str, topic_names: tuple[str, ...], handler: Callable[[], Handler[Any]]
+) -> None:
+    names = [runtime.settings.topic(name) for name in topic_names]
+    channel = app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+    async def consume(stream: StreamT[Any]) -> None:
+        await runtime.start()
+        processor: BatchProcessor[Any] = BatchProcessor(handler(), runtime.dead_letters)
+        # StreamT does not declare take_events; every Faust stream has it.
+        batches = cast(faust.Stream[Any], stream).take_events(BATCH_SIZE, within=BATCH_WITHIN_SECONDS)
+        async for events in batches:
+            work = asyncio.ensure_future(processor.process([incoming(event) for event in events]))
+            try:
+                await asyncio.shield(work)
+            except asyncio.CancelledError:
+                # Faust acknowledges the batch when this loop is left, even when cancelled:
+                # finish it first, so that what is acknowledged really was processed.
+                await work
+                raise
+
+    consume.__name__ = consume.__qualname__ = name.replace("-", "_")
+    app.agent(channel, name=name, concurrency=1)(consume)
+
+
+def register_agents(app: faust.App, runtime: Runtime) -> None:
+    _register(app, runtime, "registry-intake", (topics.HOUSEHOLD_INTAKE,), runtime.intake)
+    _register(app, runtime, "eligibility", (topics.HOUSEHOLD_REGISTERED, topics.HOUSEHOLD_UPDATED), runtime.eligibility)
+    _register(app, runtime, "payment", (topics.ASSESSED_APPROVED,), runtime.payment)
+    _register(app, runtime, "analytics-router", ANALYTICS_SOURCES, runtime.analytics_router)
+    _register(app, runtime, "analytics", (topics.ANALYTICS_BY_PROGRAM_REGION,), runtime.analytics_counter)

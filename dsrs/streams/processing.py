@@ -1,0 +1,149 @@
+"""How every agent processes a batch: decode, handle with retries, and dead-letter what can never succeed.
+
+Faust acknowledges a message whose agent raised, and so skips it. Here nothing raises out of a batch:
+a transient failure (database, broker or store unavailable) is retried with backoff, holding the
+partition until it passes; a permanent one sends just the offending message to its `.dlq` twin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Generic, Protocol, TypeVar
+
+from dsrs.dlq.publisher import DeadLetterPublisher, Failure
+from dsrs.events.incoming import Incoming
+from dsrs.streams.errors import is_transient
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+T_contra = TypeVar("T_contra", contravariant=True)
+T_co = TypeVar("T_co", covariant=True)
+
+
+@dataclass(frozen=True)
+class Decoded(Generic[T]):
+    message: Incoming
+    item: T
+
+
+class Handler(Protocol[T]):
+    """One stage of the saga: how it reads a message and what it does with a batch of them."""
+
+    consumer: str
+
+    def decode(self, message: Incoming) -> T:
+        """Parse and validate; raise for a message that can never be processed."""
+        ...
+
+    async def handle(self, batch: Sequence[Decoded[T]]) -> None:
+        """Apply the batch's effects, deduplicated by event id, in one transaction."""
+        ...
+
+
+@dataclass
+class Backoff:
+    first_seconds: float = 0.2
+    max_seconds: float = 30.0
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.max_seconds, self.first_seconds * 2 ** (attempt - 1)))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    error: Exception | None
+    attempts: int
+    first_failure: datetime | None
+
+
+class BatchProcessor(Generic[T]):
+    def __init__(
+        self,
+        handler: Handler[T],
+        dead_letters: DeadLetterPublisher,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.handler = handler
+        self.dead_letters = dead_letters
+        self.backoff = backoff or Backoff()
+        self.processed = 0
+        self.failed = 0
+        self.retries = 0
+
+    async def process(self, messages: Sequence[Incoming]) -> None:
+        decoded: list[Decoded[T]] = []
+        for message in messages:
+            try:
+                decoded.append(Decoded(message, self.handler.decode(message)))
+            except Exception as error:
+                await self._dead_letter(message, Outcome(error, 1, datetime.now(UTC)))
+        if not decoded:
+            return
+        outcome = await self._with_retries(lambda: self.handler.handle(decoded))
+        if outcome.error is None:
+            self.processed += len(decoded)
+            return
+        if len(decoded) == 1:
+            await self._dead_letter(decoded[0].message, outcome)
+            return
+        # Some message in the batch breaks an invariant: find it by handling them one at a time.
+        for single in decoded:
+            alone = await self._with_retries(lambda single=single: self.handler.handle([single]))  # type: ignore[misc]
+            if alone.error is None:
+                self.processed += 1
+            else:
+                await self._dead_letter(single.message, alone)
+
+    async def _with_retries(self, attempt: Callable[[], Awaitable[None]]) -> Outcome:
+        attempts = 0
+        first_failure: datetime | None = None
+        while True:
+            attempts += 1
+            try:
+                await attempt()
+                return Outcome(None, attempts, first_failure)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                first_failure = first_failure or datetime.now(UTC)
+                if not is_transient(error):
+                    return Outcome(error, attempts, first_failure)
+                delay = self.backoff.delay(attempts)
+                self.retries += 1
+                log.warning(
+                    "%s: transient %s (attempt %d); retrying in %.1fs",
+                    self.handler.consumer,
+                    type(error).__name__,
+                    attempts,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+
+    async def _dead_letter(self, message: Incoming, outcome: Outcome) -> None:
+        error = outcome.error
+        assert error is not None
+        failure = Failure(
+            error_class=f"{type(error).__module__}.{type(error).__qualname__}",
+            message=str(error),
+            attempts=outcome.attempts,
+            first_failure=outcome.first_failure or datetime.now(UTC),
+        )
+        log.error(
+            "%s: %s at %s[%d]@%d goes to the dead-letter topic: %s",
+            self.handler.consumer,
+            failure.error_class,
+            message.topic,
+            message.partition,
+            message.offset,
+            failure.message,
+        )
+        # The dead letter must reach the broker before the original is acknowledged.
+        sent = await self._with_retries(lambda: self.dead_letters.send(message, failure))
+        if sent.error is not None:
+            raise RuntimeError(f"could not dead-letter {message.topic}@{message.offset}") from sent.error
+        self.failed += 1

@@ -1,0 +1,1 @@
+"""RocksDB-backed Faust tables: the live, changelogged state each worker serves from."""

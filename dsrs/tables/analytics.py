@@ -1,0 +1,77 @@
+"""The KPI tables: running totals and tumbling windows, per program and region.
+
+Both are keyed by "program|region", the key of the analytics topic, and written in the context of
+an event that carried that key, so a key's table partition is always the partition its events
+arrive on. Values are absolute counts copied from PostgreSQL, where they are counted exactly once,
+so writing a value again after a redelivery changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import faust
+
+# How long each window size is kept in the table; older windows live on in PostgreSQL and the rollups.
+RETENTION = {"minute": timedelta(hours=48), "hour": timedelta(days=31), "day": timedelta(days=400)}
+
+Counts = dict[str, dict[str, Any]]  # metric -> {"count": int, "amount": str}
+
+
+@dataclass(frozen=True)
+class WindowRow:
+    granularity: str
+    window_start: datetime
+    program_id: str
+    region: str
+    counts: Counts
+
+
+class AnalyticsTables:
+    def __init__(self, app: faust.App, partitions: int) -> None:
+        options: dict[str, Any] = {
+            "default": dict,
+            "partitions": partitions,
+            "key_type": str,
+        }
+        self.totals = app.Table("analytics-totals", help="KPI totals per program|region", **options)
+        self.windows = app.Table("analytics-windows", help="KPI windows per program|region", **options)
+
+    def set_totals(self, key: str, counts: Counts) -> None:
+        self.totals[key] = counts
+
+    def set_windows(self, key: str, windows: Mapping[str, Counts], now: datetime | None = None) -> None:
+        """Merge windows ("granularity|iso start" -> counts) into the key's value, dropping expired ones."""
+        now = now or datetime.now(UTC)
+        merged = {**self.windows[key], **windows}
+        self.windows[key] = {
+            window: counts
+            for window, counts in merged.items()
+            if now - _window_start(window) <= RETENTION[window.split("|", 1)[0]]
+        }
+
+    def totals_items(self) -> Iterator[tuple[str, Counts]]:
+        for key, counts in self.totals.items():
+            yield _text(key), counts
+
+    def window_rows(self) -> Iterator[WindowRow]:
+        for key, windows in self.windows.items():
+            program_id, region = _text(key).split("|", 1)
+            for window, counts in windows.items():
+                granularity, _ = window.split("|", 1)
+                yield WindowRow(granularity, _window_start(window), program_id, region, counts)
+
+
+def _text(key: object) -> str:
+    return key.decode() if isinstance(key, bytes) else str(key)
+
+
+def window_key(granularity: str, start: datetime) -> str:
+    return f"{granularity}|{start.isoformat()}"
+
+
+def _window_start(window: str) -> datetime:
+    return datetime.fromisoformat(window.split("|", 1)[1])

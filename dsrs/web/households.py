@@ -1,0 +1,124 @@
+"""/api/v1/households: register, replace, read and list households."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dsrs.events.tracing import TRACEPARENT, new_traceparent
+from dsrs.registry.household import HouseholdFields, InvalidHousehold, parse_household
+from dsrs.registry.queries import PROGRAM_STATUSES, get_household, list_households
+from dsrs.registry.store import HouseholdNotFound, Submission, VersionConflict, create_household, replace_household
+from dsrs.runtime import Runtime
+from dsrs.web.responses import ApiResponse, error
+
+MAX_PAGE = 500
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def _fields(request: Request, runtime: Runtime) -> HouseholdFields | Response:
+    try:
+        body: Any = json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return error(400, "the body must be a JSON object")
+    try:
+        return parse_household(body, runtime.settings.regions)
+    except InvalidHousehold as invalid:
+        return error(422, "invalid household", errors=[e.model_dump() for e in invalid.errors])
+
+
+def _household_id(request: Request) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(request.path_params["household_id"])
+    except ValueError:
+        return None
+
+
+async def create(request: Request) -> Response:
+    runtime = _runtime(request)
+    await runtime.start()
+    fields = await _fields(request, runtime)
+    if isinstance(fields, Response):
+        return fields
+    submission = Submission(uuid.uuid4(), fields, request.headers.get(TRACEPARENT) or new_traceparent())
+    async with runtime.engine.begin() as connection:
+        recorded = await create_household(connection, submission, runtime.settings.source_name)
+    body = {"id": recorded.household_id, "version": recorded.version, **fields.model_dump()}
+    return ApiResponse(body, status_code=201, headers={"Location": f"/api/v1/households/{recorded.household_id}"})
+
+
+async def replace(request: Request) -> Response:
+    runtime = _runtime(request)
+    await runtime.start()
+    household_id = _household_id(request)
+    if household_id is None:
+        return error(404, "no such household")
+    expected: int | None = None
+    if "if-match" in request.headers:
+        try:
+            expected = int(request.headers["if-match"].strip('"W/'))
+        except ValueError:
+            return error(400, "If-Match must hold the household's version number")
+    fields = await _fields(request, runtime)
+    if isinstance(fields, Response):
+        return fields
+    submission = Submission(household_id, fields, request.headers.get(TRACEPARENT) or new_traceparent())
+    try:
+        async with runtime.engine.begin() as connection:
+            recorded = await replace_household(connection, submission, runtime.settings.source_name, expected)
+    except HouseholdNotFound:
+        return error(404, "no such household")
+    except VersionConflict as conflict:
+        return error(409, "the household changed since you read it", current_version=conflict.current_version)
+    return ApiResponse({"id": household_id, "version": recorded.version, **fields.model_dump()})
+
+
+async def read(request: Request) -> Response:
+    runtime = _runtime(request)
+    await runtime.start()
+    household_id = _household_id(request)
+    household = None
+    if household_id is not None:
+        async with runtime.engine.connect() as connection:
+            household = await get_household(connection, household_id)
+    if household is None:
+        return error(404, "no such household")
+    return ApiResponse(household)
+
+
+async def listing(request: Request) -> Response:
+    runtime = _runtime(request)
+    await runtime.start()
+    params = request.query_params
+    problems: list[dict[str, str]] = []
+    try:
+        limit = int(params.get("limit", "50"))
+        if not 1 <= limit <= MAX_PAGE:
+            raise ValueError
+    except ValueError:
+        problems.append({"field": "limit", "message": f"must be a whole number from 1 to {MAX_PAGE}"})
+        limit = 0
+    after: uuid.UUID | None = None
+    if "after" in params:
+        try:
+            after = uuid.UUID(params["after"])
+        except ValueError:
+            problems.append({"field": "after", "message": "must be a household id"})
+    status = params.get("status")
+    if status is not None and status not in PROGRAM_STATUSES:
+        problems.append({"field": "status", "message": f"must be one of {', '.join(PROGRAM_STATUSES)}"})
+    if (status is None) != (params.get("program") is None):
+        problems.append({"field": "status", "message": "program and status filter together"})
+    if problems:
+        return error(422, "invalid query", errors=problems)
+    async with runtime.engine.connect() as connection:
+        page = await list_households(connection, limit, after, params.get("region"), params.get("program"), status)
+    return ApiResponse({"items": page.items, "next_after": page.next_after})

@@ -1,0 +1,281 @@
+"""The saga end to end on the real stack: intake and API in, decisions, payments and KPIs out.
+
+The tests of this module share one worker and one database and run in order: each builds on the
+state the previous one left, as a program's registry would.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dsrs.db import migrations
+from dsrs.db.engine import create_engine
+from dsrs.db.schema import analytics_counters, eligibility_assessments, households, payments, processed_events
+from dsrs.events.topics import HOUSEHOLD_INTAKE, dead_letter_topic
+from dsrs.kafka_lag import rewind_group
+from dsrs.partner import publish_intake
+from dsrs.rules import active_programs, load_programs
+from dsrs.settings import Settings
+from dsrs.stack.manager import Stack
+from dsrs.synthetic import IntakeMessage, household_fields, synthetic_intake
+from tests.integration.conftest import with_database
+from tests.integration.saga import SagaWorker, isolated_settings, settled
+
+pytestmark = pytest.mark.integration
+
+INTAKE_HOUSEHOLDS = 500
+API_HOUSEHOLDS = 50
+
+
+@pytest.fixture(scope="module")
+def saga_settings(stack: Stack, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    database = f"dsrs_saga_{uuid.uuid4().hex[:8]}"
+    stack.postgres.ensure_database("postgres", database)
+    isolated = isolated_settings(
+        settings, with_database(settings, database).database_url, tmp_path_factory.mktemp("worker")
+    )
+    migrations.migrate(isolated)
+    yield isolated
+    stack.postgres.drop_database(database)
+
+
+@pytest.fixture(scope="module")
+def worker(saga_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SagaWorker]:
+    worker = SagaWorker(saga_settings, tmp_path_factory.mktemp("logs") / "worker.log")
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture(scope="module")
+async def saga_engine(saga_settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(saga_settings, pool_size=2)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def programs(saga_settings: Settings) -> int:
+    return len(active_programs(load_programs(saga_settings.programs_dir)))
+
+
+@pytest.fixture(scope="module")
+def intake() -> list[IntakeMessage]:
+    return list(synthetic_intake(INTAKE_HOUSEHOLDS, ("R01", "R02", "R03", "R04"), seed=11, invalid_share=0.03))
+
+
+async def _publish(settings: Settings, messages: list[IntakeMessage]) -> None:
+    await publish_intake(settings.bootstrap_servers, messages, topic=settings.topic(HOUSEHOLD_INTAKE))
+
+
+async def _dead_letters(settings: Settings, topic: str) -> list[Any]:
+    consumer = AIOKafkaConsumer(
+        settings.topic(dead_letter_topic(topic)),
+        bootstrap_servers=settings.bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=5000)
+        return [record for records in batches.values() for record in records]
+    finally:
+        await consumer.stop()
+
+
+async def _counts(engine: AsyncEngine) -> dict[str, int]:
+    async with engine.connect() as connection:
+        return {
+            table.name: int(await connection.scalar(select(func.count()).select_from(table)) or 0)
+            for table in (households, eligibility_assessments, payments, processed_events)
+        } | {
+            "counted": int(await connection.scalar(select(func.coalesce(func.sum(analytics_counters.c.count), 0))) or 0)
+        }
+
+
+async def _summary(worker: SagaWorker) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=worker.base_url) as client:
+        response = await client.get("/api/v1/analytics/summary")
+    response.raise_for_status()
+    summary: dict[str, Any] = response.json()
+    return summary
+
+
+async def _postgres_kpis(engine: AsyncEngine) -> dict[str, int]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT decision, count(*) FROM eligibility_assessments GROUP BY decision "
+                "UNION ALL SELECT 'payments', count(*) FROM payments"
+            )
+        )
+        found = {name: int(count) for name, count in rows}
+    return {
+        "approved": found.get("approved", 0),
+        "denied": found.get("denied", 0),
+        "assessed": found.get("approved", 0) + found.get("denied", 0),
+        "payments_scheduled": found.get("payments", 0),
+    }
+
+
+async def test_households_in_through_intake_and_api(
+    worker: SagaWorker,
+    saga_settings: Settings,
+    saga_engine: AsyncEngine,
+    programs: int,
+    intake: list[IntakeMessage],
+) -> None:
+    await _publish(saga_settings, intake)
+    rng = random.Random(5)
+    api_ids: list[str] = []
+    async with httpx.AsyncClient(base_url=worker.base_url) as client:
+        for _ in range(API_HOUSEHOLDS):
+            response = await client.post("/api/v1/households", json=household_fields(rng, ("R01", "R02")))
+            assert response.status_code == 201, response.text
+            api_ids.append(response.json()["id"])
+        rejected = await client.post(
+            "/api/v1/households",
+            json={**household_fields(rng, ("R01",)), "region": "nowhere", "household_size": "4", "pets": 2},
+        )
+    assert rejected.status_code == 422
+    assert {error["field"] for error in rejected.json()["errors"]} == {"region", "household_size", "pets"}
+
+    valid_ids = {m.household_id for m in intake if m.valid} | set(api_ids)
+    status = await settled(saga_engine, worker, len(valid_ids), programs)
+    assert status.households == len(valid_ids)
+
+    async with saga_engine.connect() as connection:
+        per_household = await connection.execute(
+            text(
+                "SELECT h.id, count(a.id) FILTER (WHERE a.household_version = h.version) AS current, "
+                "count(DISTINCT a.program_id) FILTER (WHERE a.household_version = h.version) AS programs "
+                "FROM households h LEFT JOIN eligibility_assessments a ON a.household_id = h.id GROUP BY h.id"
+            )
+        )
+        for row in per_household:
+            assert (row.current, row.programs) == (programs, programs), row
+        unpaid_or_twice = await connection.scalar(
+            text(
+                "SELECT count(*) FROM eligibility_assessments a JOIN households h "
+                "ON h.id = a.household_id AND h.version = a.household_version "
+                "WHERE a.decision = 'approved' AND (SELECT count(*) FROM payments p "
+                "WHERE p.household_id = a.household_id AND p.program_id = a.program_id) <> 1"
+            )
+        )
+    assert unpaid_or_twice == 0
+
+    invalid = [m for m in intake if not m.valid]
+    assert invalid, "the synthetic intake includes invalid submissions"
+    dead = await _dead_letters(saga_settings, HOUSEHOLD_INTAKE)
+    assert sorted(r.key.decode() for r in dead) == sorted(m.household_id for m in invalid)
+    for record in dead:
+        headers = {name: value.decode() for name, value in record.headers}
+        assert headers["dsrs-dlq-error-message"]
+        assert headers["dsrs-dlq-original-topic"] == saga_settings.topic(HOUSEHOLD_INTAKE)
+
+    summary = await _summary(worker)
+    assert {k: summary[k] for k in ("assessed", "approved", "denied", "payments_scheduled")} == await _postgres_kpis(
+        saga_engine
+    )
+
+
+async def test_redelivered_intake_changes_nothing(
+    worker: SagaWorker,
+    saga_settings: Settings,
+    saga_engine: AsyncEngine,
+    programs: int,
+    intake: list[IntakeMessage],
+) -> None:
+    before = await _counts(saga_engine)
+    summary_before = await _summary(worker)
+    await _publish(saga_settings, intake)
+    await settled(saga_engine, worker, before["households"], programs)
+    assert await _counts(saga_engine) == before
+    assert await _summary(worker) == summary_before
+
+
+async def test_replaying_every_topic_from_the_start_changes_nothing(
+    worker: SagaWorker, saga_settings: Settings, saga_engine: AsyncEngine, programs: int
+) -> None:
+    before = await _counts(saga_engine)
+    summary_before = await _summary(worker)
+    worker.stop()
+    await rewind_group(saga_settings.bootstrap_servers, saga_settings.app_id, worker.topics)
+    assert await worker.lag() > 0
+    worker.start()
+    await settled(saga_engine, worker, before["households"], programs)
+    assert await _counts(saga_engine) == before
+    assert await _summary(worker) == summary_before
+
+
+async def _current_decision(engine: AsyncEngine, household_id: str, program: str) -> Any:
+    async with engine.connect() as connection:
+        return (
+            await connection.execute(
+                select(eligibility_assessments)
+                .join(
+                    households,
+                    (households.c.id == eligibility_assessments.c.household_id)
+                    & (households.c.version == eligibility_assessments.c.household_version),
+                )
+                .where(eligibility_assessments.c.household_id == uuid.UUID(household_id))
+                .where(eligibility_assessments.c.program_id == program)
+            )
+        ).one_or_none()
+
+
+async def test_crossing_the_income_threshold_changes_the_decision(
+    worker: SagaWorker, saga_settings: Settings, saga_engine: AsyncEngine, programs: int
+) -> None:
+    async with saga_engine.connect() as connection:
+        household = (
+            await connection.execute(
+                select(households)
+                .join(eligibility_assessments, eligibility_assessments.c.household_id == households.c.id)
+                .where(eligibility_assessments.c.program_id == "cash-transfer")
+                .where(eligibility_assessments.c.decision == "approved")
+                .where(eligibility_assessments.c.household_version == households.c.version)
+                .limit(1)
+            )
+        ).one()
+    fields = {
+        name: (float(value) if isinstance(value, Decimal) else value)
+        for name, value in household._mapping.items()
+        if name not in ("id", "version", "status", "created_at", "updated_at")
+    }
+    richer = {**fields, "monthly_income": 5000.0}
+    async with httpx.AsyncClient(base_url=worker.base_url) as client:
+        response = await client.put(
+            f"/api/v1/households/{household.id}", json=richer, headers={"If-Match": str(household.version)}
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["version"] == household.version + 1
+        stale = await client.put(
+            f"/api/v1/households/{household.id}", json=richer, headers={"If-Match": str(household.version)}
+        )
+        assert stale.status_code == 409
+    total = (await _counts(saga_engine))["households"]
+    await settled(saga_engine, worker, total, programs)
+
+    decision = await _current_decision(saga_engine, str(household.id), "cash-transfer")
+    assert decision.decision == "denied"
+    assert decision.household_version == household.version + 1
+    assert decision.policy_version
+    failed = [result["rule_id"] for result in decision.rule_results if not result["passed"]]
+    assert failed, decision.rule_results
+
+    async with httpx.AsyncClient(base_url=worker.base_url) as client:
+        detail = (await client.get(f"/api/v1/households/{household.id}")).json()
+    cash = next(a for a in detail["assessments"] if a["program_id"] == "cash-transfer")
+    assert cash["decision"] == "denied"
+    assert len(detail["payments"]) >= 1, "the payment scheduled before the update stays on record"

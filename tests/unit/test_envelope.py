@@ -1,0 +1,48 @@
+import json
+import uuid
+
+import pytest
+
+from dsrs.events.envelope import InvalidEvent, decode_envelope, new_envelope
+
+
+def test_an_envelope_survives_the_wire() -> None:
+    sent = new_envelope("registry.household.registered", "h-1", {"version": 1}, "dsrs")
+    received = decode_envelope(sent.to_wire())
+    assert received == sent
+    assert received.time.tzinfo is not None
+
+
+def _wire(**overrides: object) -> bytes:
+    document = {
+        "event_id": str(uuid.uuid4()),
+        "type": "registry.household.intake",
+        "time": "2026-11-29T10:00:00+00:00",
+        "source": "partner",
+        "subject": str(uuid.uuid4()),
+        "schema_version": 1,
+        "data": {},
+        **overrides,
+    }
+    return json.dumps({k: v for k, v in document.items() if v is not ...}).encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (None, "no value"),
+        (b"{oops", "not JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (_wire(event_id="nope"), "event_id"),
+        (_wire(time="yesterday"), "time"),
+        (_wire(time="2026-11-29T10:00:00"), "time zone"),
+        (_wire(schema_version=2), "schema_version"),
+        (_wire(data=[]), "data"),
+        (_wire(source=""), "source"),
+        (_wire(extra=1), "unknown ['extra']"),
+        (_wire(subject=...), "missing ['subject']"),
+    ],
+)
+def test_a_bad_envelope_says_what_is_wrong(raw: bytes | None, reason: str) -> None:
+    with pytest.raises(InvalidEvent, match=reason.replace("[", r"\[").replace("]", r"\]")):
+        decode_envelope(raw)

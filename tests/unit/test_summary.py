@@ -1,0 +1,43 @@
+from datetime import UTC, datetime
+
+from dsrs.analytics.summary import series, summarize
+from dsrs.analytics.windows import window_start
+from dsrs.tables.analytics import WindowRow
+
+
+def counts(**metrics: int) -> dict[str, dict[str, object]]:
+    return {metric: {"count": value, "amount": "10.00"} for metric, value in metrics.items()}
+
+
+def test_summary_adds_up_programs_and_regions() -> None:
+    rows = [
+        ("cash|R01", counts(assessed=10, approved=4, denied=6, payments_scheduled=4)),
+        ("cash|R02", counts(assessed=5, approved=1, denied=4, payments_scheduled=1)),
+        ("child|R01", counts(assessed=10, approved=5, denied=5)),
+    ]
+    summary = summarize(rows)
+    assert (summary["assessed"], summary["approved"], summary["denied"]) == (25, 10, 15)
+    assert summary["approval_rate"] == 0.4
+    assert summary["payments_completed"] == 0
+    assert summary["by_program"]["cash"]["approved"] == 5
+    assert summarize(rows, region="R02")["assessed"] == 5
+    assert summarize([])["approval_rate"] is None
+
+
+def test_windows_are_tumbling() -> None:
+    time = datetime(2026, 11, 29, 10, 41, 59, 123, tzinfo=UTC)
+    assert window_start("minute", time) == datetime(2026, 11, 29, 10, 41, tzinfo=UTC)
+    assert window_start("hour", time) == datetime(2026, 11, 29, 10, tzinfo=UTC)
+    assert window_start("day", time) == datetime(2026, 11, 29, tzinfo=UTC)
+
+
+def test_series_is_ordered_and_filtered() -> None:
+    early, late = datetime(2026, 11, 29, 10, 0, tzinfo=UTC), datetime(2026, 11, 29, 10, 1, tzinfo=UTC)
+    rows = [
+        WindowRow("minute", late, "cash", "R01", counts(assessed=2)),
+        WindowRow("minute", early, "cash", "R01", counts(assessed=3)),
+        WindowRow("hour", early, "cash", "R01", counts(assessed=5)),
+    ]
+    points = series(rows, "minute")
+    assert [(p["window_start"], p["assessed"]) for p in points] == [(early, 3), (late, 2)]
+    assert series(rows, "minute", since=late)[0]["assessed"] == 2
