@@ -110,20 +110,24 @@ async def test_the_database_enforces_its_invariants(engine: AsyncEngine) -> None
         "currency": "USD",
         "due_date": date(2026, 12, 15),
     }
+    key = f"assessment:{assessment_id}"
     async with engine.begin() as connection:
-        await connection.execute(insert(payments).values(id=uuid.uuid4(), idempotency_key="k1", **payment))
+        await connection.execute(insert(payments).values(id=uuid.uuid4(), idempotency_key=key, **payment))
 
     violations: list[tuple[Any, dict[str, Any]]] = [
         (households, _household(monthly_income=-1)),
         (households, _household(household_size=0)),
         (households, _household(household_size=2, children_5_to_17=3)),
         # A second payment for the same household, program and cycle.
-        (payments, {**payment, "id": uuid.uuid4(), "idempotency_key": "k2"}),
+        (payments, {**payment, "id": uuid.uuid4(), "idempotency_key": f"{key}-k2"}),
         # The same idempotency key again.
-        (payments, {**payment, "id": uuid.uuid4(), "idempotency_key": "k1", "cycle": "2027-01"}),
+        (payments, {**payment, "id": uuid.uuid4(), "idempotency_key": key, "cycle": "2027-01"}),
         # A payment for a household that does not exist.
-        (payments, {**payment, "id": uuid.uuid4(), "idempotency_key": "k3", "household_id": uuid.uuid4()}),
-        (payments, {**payment, "id": uuid.uuid4(), "idempotency_key": "k4", "cycle": "2027-02", "status": "lost"}),
+        (payments, {**payment, "id": uuid.uuid4(), "idempotency_key": f"{key}-k3", "household_id": uuid.uuid4()}),
+        (
+            payments,
+            {**payment, "id": uuid.uuid4(), "idempotency_key": f"{key}-k4", "cycle": "2027-02", "status": "lost"},
+        ),
     ]
     for table, row in violations:
         with pytest.raises(IntegrityError):
