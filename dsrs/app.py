@@ -5,14 +5,18 @@ from __future__ import annotations
 import faust
 from faust.contrib.asgi import serve_asgi
 
+from dsrs.auth.local import verifier_for
+from dsrs.monitoring.scrubbing import install_scrubbing
 from dsrs.runtime import Runtime, RuntimeService
 from dsrs.settings import Settings
 from dsrs.streams.agents import register_agents
 from dsrs.tables.analytics import AnalyticsTables
+from dsrs.transport_security import faust_broker_credentials
 from dsrs.web.app import create_web_app
 
 
 def create_app(settings: Settings) -> faust.App:
+    install_scrubbing()
     app = faust.App(
         settings.app_id,
         broker=settings.kafka_url,
@@ -26,10 +30,12 @@ def create_app(settings: Settings) -> faust.App:
         web_bind=settings.web_host,
         web_port=settings.web_port,
         autodiscover=False,
+        broker_credentials=faust_broker_credentials(settings),
     )
     runtime = Runtime(settings, AnalyticsTables(app, settings.topic_partitions))
     register_agents(app, runtime)
     app.service(RuntimeService(runtime))  # type: ignore[arg-type]
     # Our Starlette app replaces Faust's aiohttp server, and with it the unauthenticated /table and /router pages.
-    serve_asgi(app, create_web_app(runtime), host=settings.web_host, port=settings.web_port, log_level="warning")
+    web = create_web_app(runtime, verifier_for(settings), insecure_bypass=settings.allow_insecure_local)
+    serve_asgi(app, web, host=settings.web_host, port=settings.web_port, log_level="warning")
     return app

@@ -9,11 +9,13 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from dsrs.events.topics import DEAD_LETTER_TOPICS, SAGA_TOPICS
+from dsrs.settings import Settings
+from dsrs.transport_security import kafka_client_options
 
 
-async def ensure_topics(bootstrap_servers: str, partitions: int, prefix: str = "", names: Iterable[str] = ()) -> None:
-    wanted = list(dict.fromkeys([prefix + name for name in (*SAGA_TOPICS, *DEAD_LETTER_TOPICS)] + list(names)))
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+async def ensure_topics(settings: Settings, partitions: int, names: Iterable[str] = ()) -> None:
+    wanted = list(dict.fromkeys([settings.topic(name) for name in (*SAGA_TOPICS, *DEAD_LETTER_TOPICS)] + list(names)))
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, **kafka_client_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -32,6 +32,7 @@ from dsrs.rules import Program, active_programs, load_programs
 from dsrs.settings import Settings
 from dsrs.streams.errors import is_transient
 from dsrs.tables.analytics import AnalyticsTables
+from dsrs.transport_security import kafka_client_options
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +74,13 @@ class Runtime:
 
     async def _start_once(self) -> None:
         settings = self.settings
-        await ensure_topics(settings.bootstrap_servers, settings.topic_partitions, settings.topic_prefix)
+        await ensure_topics(settings, settings.topic_partitions)
         producer = AIOKafkaProducer(
             bootstrap_servers=settings.bootstrap_servers,
             acks="all",
             enable_idempotence=True,
             linger_ms=5,
+            **kafka_client_options(settings),
         )
         await producer.start()
         self.producer = producer

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Ten demo regions; a deployment lists its own in DSRS_REGIONS.
@@ -58,6 +58,25 @@ class Settings(BaseSettings):
     )
     data_dir: Path | None = Field(default=None, description="The worker's RocksDB tables; default CACHE_DIR/worker")
 
+    # Authentication: RS256/ES256 keys from a JWKS URL in production, or an HS256 secret for local work.
+    jwks_url: str | None = Field(default=None, description="Where the identity provider publishes its keys")
+    jwt_secret: str | None = Field(default=None, min_length=32, description="HS256 secret; local and test only")
+    jwt_issuer: str = Field(default="dsrs-local", description="The `iss` every token must carry")
+    jwt_audience: str = Field(default="dsrs-api", description="The `aud` every token must carry")
+    jwks_refresh_seconds: int = Field(default=300, ge=10, le=86_400)
+    allow_insecure_local: bool = Field(
+        default=False, description="Development bypass: no token needed. Honoured only with DSRS_ENV=local"
+    )
+
+    # Transport security for Kafka and PostgreSQL.
+    kafka_security_protocol: str = Field(default="PLAINTEXT", pattern=r"^(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$")
+    kafka_sasl_mechanism: str | None = Field(default=None, pattern=r"^(PLAIN|SCRAM-SHA-256|SCRAM-SHA-512)$")
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ssl_cafile: Path | None = None
+    database_ssl: str = Field(default="disable", pattern=r"^(disable|require|verify-ca|verify-full)$")
+    database_ssl_cafile: Path | None = None
+
     @field_validator("kafka_url")
     @classmethod
     def _kafka_url(cls, value: str) -> str:
@@ -104,6 +123,24 @@ class Settings(BaseSettings):
             raise ValueError("not a folder")
         return value
 
+    @model_validator(mode="after")
+    def _safe_for_its_environment(self) -> Settings:
+        if self.allow_insecure_local and self.env is not Environment.LOCAL:
+            raise ValueError(
+                f"DSRS_ALLOW_INSECURE_LOCAL is only honoured with DSRS_ENV=local, not {self.env.value}; "
+                "unset it and configure DSRS_JWKS_URL"
+            )
+        if self.env in (Environment.STAGING, Environment.PRODUCTION):
+            if self.jwks_url is None:
+                raise ValueError(f"DSRS_JWKS_URL is required with DSRS_ENV={self.env.value}")
+            if self.jwt_secret is not None:
+                raise ValueError(f"DSRS_JWT_SECRET (HS256) is for local and test only, not {self.env.value}")
+        if self.kafka_security_protocol.startswith("SASL") and not (
+            self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError("DSRS_KAFKA_SASL_MECHANISM, _USERNAME and _PASSWORD are required with SASL")
+        return self
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -144,6 +181,10 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as error:
         first = error.errors()[0]
-        variable = "DSRS_" + "_".join(str(part) for part in first["loc"]).upper()
         message = str(first["msg"]).removeprefix("Value error, ")
-        raise SettingsError(f"{variable}: {message} (got {first.get('input')!r})") from None
+        if not first["loc"]:
+            # A rule across several variables: the message names them.
+            raise SettingsError(message) from None
+        variable = "DSRS_" + "_".join(str(part) for part in first["loc"]).upper()
+        shown = "(hidden)" if "SECRET" in variable or "PASSWORD" in variable else repr(first.get("input"))
+        raise SettingsError(f"{variable}: {message} (got {shown})") from None

@@ -7,8 +7,9 @@ import click
 from dsrs.cli.db import db
 from dsrs.cli.demo import demo
 from dsrs.cli.stack import stack
+from dsrs.cli.token import token
 
-COMMANDS: list[click.Command] = [stack, db, demo]
+COMMANDS: list[click.Command] = [stack, db, demo, token]
 
 
 def register(group: click.Group) -> None:

@@ -14,6 +14,8 @@ from typing import Any
 import click
 from tqdm import tqdm
 
+from dsrs.auth.local import issue_token
+from dsrs.auth.roles import Role
 from dsrs.cli.errors import one_line_errors
 from dsrs.db import migrations
 from dsrs.db.engine import create_engine
@@ -62,8 +64,9 @@ def _advance(progress: tqdm[Any]) -> Callable[[int], None]:
     return advance
 
 
-def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - our own http:// URL
+def _get(url: str, token: str) -> Any:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310 - our http:// URL
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
         return json.load(response)
 
 
@@ -78,7 +81,8 @@ def _run_saga(settings: Settings, worker: WorkerProcess, households: int) -> Non
         asyncio.run(publish_intake(settings.bootstrap_servers, messages, _advance(progress), topic=intake_topic))
     expected = before.households + len(valid_ids)
     status = asyncio.run(_wait_until_settled(settings, expected, programs, limit_seconds=600))
-    summary = _get(f"{worker.base_url}/api/v1/analytics/summary")
+    token = issue_token(settings, [Role.AUDITOR], ttl_seconds=8 * 3600, subject="demo-auditor")
+    summary = _get(f"{worker.base_url}/api/v1/analytics/summary", token)
     depths = asyncio.run(dead_letter_depths(settings.bootstrap_servers, settings.topic_prefix))
     click.echo("\nKPI summary (GET /api/v1/analytics/summary):")
     for name in ("assessed", "approved", "denied", "approval_rate", "payments_scheduled", "amount_scheduled"):
@@ -87,9 +91,10 @@ def _run_saga(settings: Settings, worker: WorkerProcess, households: int) -> Non
         click.echo(f"  {program_id:<20} approved {totals['approved']} of {totals['assessed']}")
     click.echo(f"households in the registry: {status.households}; payments scheduled: {status.payments}")
     click.echo(f"dead letters: {sum(depths.values())} {depths}")
-    click.echo("look at:")
+    click.echo("look at (an auditor's token for 8 hours; `dsrs token issue --role ROLE` mints others):")
+    click.echo(f"  export DSRS_TOKEN={token}")
     for path in ("/api/v1/analytics/summary", "/api/v1/analytics/windows?granularity=minute", "/api/v1/households"):
-        click.echo(f"  {worker.base_url}{path}")
+        click.echo(f'  curl -H "Authorization: Bearer $DSRS_TOKEN" {worker.base_url}{path}')
 
 
 @click.command()

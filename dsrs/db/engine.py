@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from dsrs.settings import Settings
+from dsrs.transport_security import database_connect_args
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -22,6 +23,7 @@ def create_engine(settings: Settings, pool_size: int = 10) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        connect_args=database_connect_args(settings),
     )
 
 

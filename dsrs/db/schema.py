@@ -27,7 +27,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 metadata = MetaData(
     naming_convention={
@@ -187,4 +187,20 @@ analytics_windows = Table(
     Column("amount", Numeric(18, 2), nullable=False, server_default="0"),
     PrimaryKeyConstraint("granularity", "window_start", "program_id", "region", "metric"),
     CheckConstraint(f"granularity IN {GRANULARITIES}", name="granularity_known"),
+)
+
+# Append-only: a trigger refuses UPDATE, DELETE and TRUNCATE (migration 0003).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger, Identity(always=False), primary_key=True),
+    Column("occurred_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("actor", Text, nullable=False),
+    Column("roles", ARRAY(Text), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("resource_type", String(64), nullable=False),
+    Column("resource_id", Text, nullable=False),
+    Column("before_digest", String(64)),
+    Column("after_digest", String(64)),
+    Index("ix_audit_log_resource", "resource_type", "resource_id"),
 )

@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaProducer
 
 from dsrs.events.incoming import Incoming
 from dsrs.events.topics import dead_letter_topic
+from dsrs.monitoring.scrubbing import scrub
 
 HEADER_PREFIX = "dsrs-dlq-"
 
@@ -24,7 +25,7 @@ class Failure:
 def dead_letter_headers(message: Incoming, failure: Failure) -> list[tuple[str, bytes]]:
     reason = {
         "error-class": failure.error_class,
-        "error-message": failure.message[:2000],
+        "error-message": scrub(failure.message)[:2000],
         "attempts": str(failure.attempts),
         "original-topic": message.topic,
         "original-partition": str(message.partition),

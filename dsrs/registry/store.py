@@ -125,3 +125,19 @@ async def replace_household(
     recorded = Recorded(submission.household_id, int(version or 0), created=False)
     await add_events(connection, [household_event(recorded, submission.fields, source, submission.traceparent)])
     return recorded
+
+
+async def current_household(connection: AsyncConnection, household_id: uuid.UUID) -> dict[str, Any] | None:
+    """The record as it stands, locked until the transaction ends, for an audit's "before"."""
+    row = (
+        await connection.execute(
+            select(
+                households.c.id, households.c.version, *(households.c[name] for name in HouseholdFields.model_fields)
+            )
+            .where(households.c.id == household_id)
+            .with_for_update()
+        )
+    ).first()
+    if row is None:
+        return None
+    return {name: (str(value) if name in ("id", "monthly_income") else value) for name, value in row._mapping.items()}

@@ -9,12 +9,21 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from dsrs.audit.trail import AuditEntry, record
 from dsrs.events.tracing import TRACEPARENT, new_traceparent
 from dsrs.registry.household import HouseholdFields, InvalidHousehold, parse_household
 from dsrs.registry.queries import PROGRAM_STATUSES, get_household, list_households
-from dsrs.registry.store import HouseholdNotFound, Submission, VersionConflict, create_household, replace_household
+from dsrs.registry.store import (
+    HouseholdNotFound,
+    Submission,
+    VersionConflict,
+    create_household,
+    current_household,
+    replace_household,
+)
 from dsrs.runtime import Runtime
 from dsrs.web.responses import ApiResponse, error
+from dsrs.web.security import principal_of
 
 MAX_PAGE = 500
 
@@ -51,6 +60,9 @@ async def create(request: Request) -> Response:
     submission = Submission(uuid.uuid4(), fields, request.headers.get(TRACEPARENT) or new_traceparent())
     async with runtime.engine.begin() as connection:
         recorded = await create_household(connection, submission, runtime.settings.source_name)
+        after = {"id": str(recorded.household_id), "version": recorded.version, **fields.model_dump(mode="json")}
+        entry = AuditEntry("household.register", "household", str(recorded.household_id), None, after)
+        await record(connection, principal_of(request), entry)
     body = {"id": recorded.household_id, "version": recorded.version, **fields.model_dump()}
     return ApiResponse(body, status_code=201, headers={"Location": f"/api/v1/households/{recorded.household_id}"})
 
@@ -73,7 +85,11 @@ async def replace(request: Request) -> Response:
     submission = Submission(household_id, fields, request.headers.get(TRACEPARENT) or new_traceparent())
     try:
         async with runtime.engine.begin() as connection:
+            before = await current_household(connection, household_id)
             recorded = await replace_household(connection, submission, runtime.settings.source_name, expected)
+            after = {"id": str(household_id), "version": recorded.version, **fields.model_dump(mode="json")}
+            entry = AuditEntry("household.replace", "household", str(household_id), before, after)
+            await record(connection, principal_of(request), entry)
     except HouseholdNotFound:
         return error(404, "no such household")
     except VersionConflict as conflict:

@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from dsrs.auth.local import issue_token
+from dsrs.auth.roles import Role
 from dsrs.events.topics import DEAD_LETTER_TOPICS, SAGA_TOPICS
 from dsrs.kafka_lag import consumer_lag
 from dsrs.saga_status import SagaStatus, saga_status
@@ -39,6 +42,7 @@ def isolated_settings(settings: Settings, database_url: str, data_dir: Path) -> 
             "data_dir": data_dir,
             "web_port": free_port(),
             "mongo_database": f"dsrs_test_{tag}",
+            "jwt_secret": f"saga-test-secret-{uuid.uuid4().hex}",
         }
     )
 
@@ -50,6 +54,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "DSRS_APP_ID": settings.app_id,
         "DSRS_DATA_DIR": str(settings.worker_data_dir),
         "DSRS_WEB_PORT": str(settings.web_port),
+        "DSRS_JWT_SECRET": settings.jwt_secret or "",
     }
 
 
@@ -75,6 +80,11 @@ class SagaWorker:
 
     def kill(self) -> None:
         self.process.kill()
+
+    def client(self, *roles: Role) -> httpx.AsyncClient:
+        """An API client holding a token with these roles."""
+        token = issue_token(self.settings, list(roles), ttl_seconds=3600, subject=f"test-{roles[0].value}")
+        return httpx.AsyncClient(base_url=self.base_url, headers={"Authorization": f"Bearer {token}"})
 
     @property
     def topics(self) -> list[str]:

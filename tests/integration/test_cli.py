@@ -47,3 +47,26 @@ def test_db_upgrade_and_status(migrated: Settings) -> None:
     status = run_dsrs("db", "status", env=settings_env(migrated))
     assert status.returncode == 0, status.stderr
     assert "up to date" in status.stdout
+
+
+def test_a_worker_refuses_the_insecure_bypass_outside_local(migrated: Settings) -> None:
+    env = {
+        **settings_env(migrated),
+        "DSRS_ENV": "production",
+        "DSRS_JWKS_URL": "https://idp.example/.well-known/jwks.json",
+        "DSRS_ALLOW_INSECURE_LOCAL": "true",
+    }
+    result = run_dsrs("worker", "-l", "info", env=env, timeout=120)
+    assert result.returncode == 1
+    _assert_one_clear_line(result.stderr, "DSRS_ALLOW_INSECURE_LOCAL", "DSRS_ENV=local")
+
+
+def test_token_issue_mints_a_token_the_worker_would_accept(settings: Settings) -> None:
+    import jwt
+
+    result = run_dsrs("token", "issue", "--role", "auditor", "--ttl", "10m", env=settings_env(settings))
+    assert result.returncode == 0, result.stderr
+    claims = jwt.decode(result.stdout.strip(), options={"verify_signature": False})
+    assert claims["roles"] == ["auditor"]
+    assert claims["exp"] - claims["iat"] == 600
+    assert (claims["iss"], claims["aud"]) == (settings.jwt_issuer, settings.jwt_audience)

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
+from pymongo import AsyncMongoClient
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from dsrs.analytics.rollups import TOTALS
+from dsrs.auth.roles import Role
 from dsrs.db import migrations
 from dsrs.db.engine import create_engine
 from dsrs.db.schema import analytics_counters, eligibility_assessments, households, payments, processed_events
@@ -27,7 +31,7 @@ from dsrs.partner import publish_intake
 from dsrs.rules import active_programs, load_programs
 from dsrs.settings import Settings
 from dsrs.stack.manager import Stack
-from dsrs.synthetic import IntakeMessage, household_fields, synthetic_intake
+from dsrs.synthetic import IntakeMessage, household_fields, intake_message, synthetic_intake
 from tests.integration.conftest import with_database
 from tests.integration.saga import SagaWorker, isolated_settings, settled
 
@@ -104,7 +108,7 @@ async def _counts(engine: AsyncEngine) -> dict[str, int]:
 
 
 async def _summary(worker: SagaWorker) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=worker.base_url) as client:
+    async with worker.client(Role.AUDITOR) as client:
         response = await client.get("/api/v1/analytics/summary")
     response.raise_for_status()
     summary: dict[str, Any] = response.json()
@@ -128,6 +132,19 @@ async def _postgres_kpis(engine: AsyncEngine) -> dict[str, int]:
     }
 
 
+async def _mongo_kpis(settings: Settings) -> dict[str, int]:
+    """The rollups in the MongoDB-protocol store, added up the way a dashboard would."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_url)
+    try:
+        totals: dict[str, int] = defaultdict(int)
+        async for document in client[settings.mongo_database][TOTALS].find({}):
+            for metric, value in document["metrics"].items():
+                totals[metric] += value["count"]
+    finally:
+        await client.close()
+    return {metric: totals[metric] for metric in ("approved", "denied", "assessed", "payments_scheduled")}
+
+
 async def test_households_in_through_intake_and_api(
     worker: SagaWorker,
     saga_settings: Settings,
@@ -138,7 +155,7 @@ async def test_households_in_through_intake_and_api(
     await _publish(saga_settings, intake)
     rng = random.Random(5)
     api_ids: list[str] = []
-    async with httpx.AsyncClient(base_url=worker.base_url) as client:
+    async with worker.client(Role.REGISTRAR) as client:
         for _ in range(API_HOUSEHOLDS):
             response = await client.post("/api/v1/households", json=household_fields(rng, ("R01", "R02")))
             assert response.status_code == 201, response.text
@@ -184,9 +201,9 @@ async def test_households_in_through_intake_and_api(
         assert headers["dsrs-dlq-original-topic"] == saga_settings.topic(HOUSEHOLD_INTAKE)
 
     summary = await _summary(worker)
-    assert {k: summary[k] for k in ("assessed", "approved", "denied", "payments_scheduled")} == await _postgres_kpis(
-        saga_engine
-    )
+    expected = await _postgres_kpis(saga_engine)
+    assert {k: summary[k] for k in ("assessed", "approved", "denied", "payments_scheduled")} == expected
+    assert await _mongo_kpis(saga_settings) == expected
 
 
 async def test_redelivered_intake_changes_nothing(
@@ -254,7 +271,7 @@ async def test_crossing_the_income_threshold_changes_the_decision(
         if name not in ("id", "version", "status", "created_at", "updated_at")
     }
     richer = {**fields, "monthly_income": 5000.0}
-    async with httpx.AsyncClient(base_url=worker.base_url) as client:
+    async with worker.client(Role.REGISTRAR) as client:
         response = await client.put(
             f"/api/v1/households/{household.id}", json=richer, headers={"If-Match": str(household.version)}
         )
@@ -274,8 +291,64 @@ async def test_crossing_the_income_threshold_changes_the_decision(
     failed = [result["rule_id"] for result in decision.rule_results if not result["passed"]]
     assert failed, decision.rule_results
 
-    async with httpx.AsyncClient(base_url=worker.base_url) as client:
+    async with worker.client(Role.PROGRAM_OFFICER) as client:
         detail = (await client.get(f"/api/v1/households/{household.id}")).json()
     cash = next(a for a in detail["assessments"] if a["program_id"] == "cash-transfer")
     assert cash["decision"] == "denied"
     assert len(detail["payments"]) >= 1, "the payment scheduled before the update stays on record"
+
+
+async def test_every_api_write_is_in_the_append_only_audit_trail(worker: SagaWorker, saga_engine: AsyncEngine) -> None:
+    async with worker.client(Role.AUDITOR) as client:
+        response = await client.get("/api/v1/audit", params={"limit": 1000})
+        denied = await client.post("/api/v1/households", json={})
+    assert denied.status_code == 403, "an auditor reads everything and writes nothing"
+    assert response.status_code == 200
+    items = response.json()["items"]
+    registered = [item for item in items if item["action"] == "household.register"]
+    replaced = [item for item in items if item["action"] == "household.replace"]
+    assert len(registered) == API_HOUSEHOLDS
+    assert {item["actor"] for item in registered} == {"test-registrar"}
+    assert all(item["before_digest"] is None and len(item["after_digest"]) == 64 for item in registered)
+    assert len(replaced) == 1
+    assert replaced[0]["before_digest"] != replaced[0]["after_digest"]
+
+    for statement in ("UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log", "TRUNCATE audit_log"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with saga_engine.begin() as connection:
+                await connection.execute(text(statement))
+
+
+async def test_faust_table_pages_are_not_served(worker: SagaWorker) -> None:
+    async with worker.client(Role.ADMIN) as client:
+        for path in ("/table/analytics-totals", "/router/", "/"):
+            assert (await client.get(path)).status_code == 404
+
+
+async def test_personal_data_stays_out_of_logs_and_dead_letter_reasons(
+    worker: SagaWorker, saga_settings: Settings, saga_engine: AsyncEngine, programs: int
+) -> None:
+    rng = random.Random(99)
+    name, phone, email = "Zebulon Quixley-Marchbanks", "+254799000111", "zebulon.quixley@example.org"
+    messages = []
+    for number in range(20):
+        fields = {**household_fields(rng, ("R01",)), "head_of_household_name": f"{name} {number}", "phone": phone}
+        fields["email"] = email
+        if number % 4 == 0:
+            fields["household_size"] = -1  # invalid: goes to the dead-letter topic with its reason
+        messages.append(intake_message(str(uuid.UUID(int=rng.getrandbits(128), version=4)), fields))
+    await _publish(saga_settings, messages)
+    households_before = (await _counts(saga_engine))["households"]
+    await settled(saga_engine, worker, households_before, programs)
+
+    log = worker.log_path.read_text()
+    reasons = [
+        value.decode(errors="replace")
+        for record in await _dead_letters(saga_settings, HOUSEHOLD_INTAKE)
+        for header, value in record.headers
+        if header.startswith("dsrs-dlq-")
+    ]
+    assert any("household_size" in reason for reason in reasons), "the invalid ones were dead-lettered"
+    for personal in (name, "Zebulon", phone, email):
+        assert personal not in log
+        assert all(personal not in reason for reason in reasons)

@@ -20,6 +20,7 @@ def test_environment_variables_override(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("DSRS_KAFKA_URL", "kafka://broker.example:19092")
     monkeypatch.setenv("DSRS_WEB_PORT", "8080")
     monkeypatch.setenv("DSRS_ENV", "production")
+    monkeypatch.setenv("DSRS_JWKS_URL", "https://idp.example/.well-known/jwks.json")
     settings = load_settings()
     assert settings.kafka_address == ("broker.example", 19092)
     assert settings.web_port == 8080
@@ -46,3 +47,29 @@ def test_a_bad_value_names_its_variable_in_one_line(monkeypatch: pytest.MonkeyPa
     message = str(raised.value)
     assert message.startswith(f"{variable}: ")
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("environment", ["test", "staging", "production"])
+def test_the_insecure_bypass_is_refused_outside_local(monkeypatch: pytest.MonkeyPatch, environment: str) -> None:
+    monkeypatch.setenv("DSRS_ENV", environment)
+    monkeypatch.setenv("DSRS_JWKS_URL", "https://idp.example/jwks.json")
+    monkeypatch.setenv("DSRS_ALLOW_INSECURE_LOCAL", "true")
+    with pytest.raises(SettingsError, match="DSRS_ALLOW_INSECURE_LOCAL is only honoured with DSRS_ENV=local"):
+        load_settings()
+
+
+def test_production_needs_a_jwks_url_and_no_shared_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DSRS_ENV", "production")
+    with pytest.raises(SettingsError, match="DSRS_JWKS_URL is required"):
+        load_settings()
+    monkeypatch.setenv("DSRS_JWKS_URL", "https://idp.example/jwks.json")
+    monkeypatch.setenv("DSRS_JWT_SECRET", "x" * 40)
+    with pytest.raises(SettingsError, match="local and test only"):
+        load_settings()
+
+
+def test_a_rejected_secret_is_not_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DSRS_JWT_SECRET", "too-short-but-secret")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert "too-short-but-secret" not in str(raised.value)
