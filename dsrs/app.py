@@ -6,10 +6,12 @@ import faust
 from faust.contrib.asgi import serve_asgi
 
 from dsrs.auth.local import verifier_for
+from dsrs.monitoring.logs import logging_config
 from dsrs.monitoring.scrubbing import install_scrubbing
+from dsrs.monitoring.tracing import configure_tracing
 from dsrs.runtime import Runtime, RuntimeService
 from dsrs.settings import Settings
-from dsrs.streams.agents import register_agents
+from dsrs.streams.agents import CONSUMED_TOPICS, register_agents
 from dsrs.tables.analytics import AnalyticsTables
 from dsrs.transport_security import faust_broker_credentials
 from dsrs.web.app import create_web_app
@@ -17,6 +19,7 @@ from dsrs.web.app import create_web_app
 
 def create_app(settings: Settings) -> faust.App:
     install_scrubbing()
+    configure_tracing(settings.tracing, settings.app_id, settings.tracing_otlp_endpoint, settings.tracing_file)
     app = faust.App(
         settings.app_id,
         broker=settings.kafka_url,
@@ -31,10 +34,11 @@ def create_app(settings: Settings) -> faust.App:
         web_port=settings.web_port,
         autodiscover=False,
         broker_credentials=faust_broker_credentials(settings),
+        logging_config=logging_config(settings.log_level, settings.log_format == "json"),
     )
     runtime = Runtime(settings, AnalyticsTables(app, settings.topic_partitions))
     register_agents(app, runtime)
-    app.service(RuntimeService(runtime))  # type: ignore[arg-type]
+    app.service(RuntimeService(runtime, CONSUMED_TOPICS))  # type: ignore[arg-type]
     # Our Starlette app replaces Faust's aiohttp server, and with it the unauthenticated /table and /router pages.
     web = create_web_app(runtime, verifier_for(settings), insecure_bypass=settings.allow_insecure_local)
     serve_asgi(app, web, host=settings.web_host, port=settings.web_port, log_level="warning")

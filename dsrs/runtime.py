@@ -7,7 +7,9 @@ consuming before Faust starts the services, so whoever needs the runtime first s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -22,11 +24,16 @@ from dsrs.analytics.router import AnalyticsRouter
 from dsrs.db.engine import create_engine
 from dsrs.dlq.publisher import DeadLetterPublisher
 from dsrs.eligibility.assessor import EligibilityHandler
-from dsrs.events.topics import ANALYTICS_BY_PROGRAM_REGION
+from dsrs.events.topics import ANALYTICS_BY_PROGRAM_REGION, DEAD_LETTER_TOPICS, PROVIDER_SETTLEMENT
 from dsrs.kafka_admin import ensure_topics
+from dsrs.monitoring.collector import GaugeCollector
 from dsrs.outbox.notify import OutboxListener
 from dsrs.outbox.relay import OutboxRelay
+from dsrs.payment.dispatcher import PaymentDispatcher
 from dsrs.payment.scheduler import PaymentScheduler
+from dsrs.payment.settlement import SettlementHandler
+from dsrs.payment.simulated_provider import SimulatedProvider
+from dsrs.payment.statements import StatementHandler
 from dsrs.registry.intake import IntakeHandler
 from dsrs.rules import Program, active_programs, load_programs
 from dsrs.settings import Settings
@@ -50,6 +57,8 @@ class Runtime:
         self.mongo: AsyncMongoClient[dict[str, Any]]
         self.dead_letters: DeadLetterPublisher
         self.relay: OutboxRelay
+        self.provider: SimulatedProvider
+        self.dispatcher: PaymentDispatcher
 
     @property
     def started(self) -> bool:
@@ -88,6 +97,12 @@ class Runtime:
         self.mongo = AsyncMongoClient(settings.mongo_url, serverSelectionTimeoutMS=10_000, tz_aware=True)
         self.dead_letters = DeadLetterPublisher(producer)
         self.relay = OutboxRelay(self.engine, producer, topic_prefix=settings.topic_prefix)
+        self.provider = SimulatedProvider(
+            self.engine, settings.provider_latency_seconds, settings.provider_failure_rate
+        )
+        self.dispatcher = PaymentDispatcher(
+            self.engine, self.provider, settings.source_name, settings.payment_send_ahead_days
+        )
         self._started = True
 
     async def stop(self) -> None:
@@ -105,7 +120,23 @@ class Runtime:
         return EligibilityHandler(self.engine, self.programs, self.settings.source_name)
 
     def payment(self) -> PaymentScheduler:
-        return PaymentScheduler(self.engine, self.programs, self.settings.source_name)
+        settings = self.settings
+        return PaymentScheduler(
+            self.engine,
+            self.programs,
+            settings.source_name,
+            settings.payment_max_attempts,
+            settings.payment_settlement_days,
+        )
+
+    def settlement(self) -> SettlementHandler:
+        return SettlementHandler(self.engine, self.settings.source_name, self.settings.payment_retry_base_seconds)
+
+    def statements(self) -> StatementHandler:
+        return StatementHandler(self.engine)
+
+    async def report_settlements(self) -> int:
+        return await self.provider.report_due(self.producer, self.settings.topic(PROVIDER_SETTLEMENT))
 
     def analytics_router(self) -> AnalyticsRouter:
         return AnalyticsRouter(self.producer, self.settings.topic(ANALYTICS_BY_PROGRAM_REGION))
@@ -115,12 +146,36 @@ class Runtime:
         return AnalyticsCounter(self.engine, KpiMirror(self.tables, rollups))
 
 
+async def run_until_stopped(
+    name: str, step: Callable[[], Awaitable[int]], stopping: asyncio.Event, idle_seconds: float = 0.5
+) -> None:
+    """Call `step` again at once while it finds work, after `idle_seconds` when it finds none, and after a
+    growing pause when it fails: a background duty of the worker never dies of one failure."""
+    failures = 0
+    while not stopping.is_set():
+        try:
+            done = await step()
+            failures = 0
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            failures += 1
+            log.warning("%s: %s (%d in a row)", name, type(error).__name__, failures, exc_info=not is_transient(error))
+            done = 0
+        if done == 0:
+            pause = idle_seconds if failures == 0 else min(30.0, idle_seconds * 2**failures)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(pause):
+                    await stopping.wait()
+
+
 class RuntimeService(Service):
     """Runs the outbox relay and its NOTIFY listener for as long as the worker runs."""
 
-    def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
+    def __init__(self, runtime: Runtime, consumed_topics: Sequence[str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.runtime = runtime
+        self.consumed_topics = consumed_topics
         self._stopping = asyncio.Event()
 
     async def on_start(self) -> None:
@@ -136,6 +191,30 @@ class RuntimeService(Service):
     async def _relay(self) -> None:
         await self.runtime.start()
         await self.runtime.relay.run(self._stopping)
+
+    @Service.task
+    async def _dispatch_payments(self) -> None:
+        await self.runtime.start()
+        await run_until_stopped("payment dispatcher", self.runtime.dispatcher.dispatch_due, self._stopping)
+
+    @Service.task
+    async def _report_settlements(self) -> None:
+        await self.runtime.start()
+        await run_until_stopped("simulated provider", self.runtime.report_settlements, self._stopping)
+
+    @Service.task
+    async def _collect_gauges(self) -> None:
+        await self.runtime.start()
+        settings = self.runtime.settings
+        collector = GaugeCollector(
+            self.runtime.engine,
+            self.runtime.relay,
+            settings.bootstrap_servers,
+            settings.app_id,
+            [settings.topic(topic) for topic in self.consumed_topics],
+            [settings.topic(topic) for topic in DEAD_LETTER_TOPICS],
+        )
+        await run_until_stopped("metrics", collector.collect, self._stopping, idle_seconds=5.0)
 
     @Service.task
     async def _listen(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default=Path("~/.cache/dsrs"), description="Local stack binaries, data and logs")
     topic_partitions: int = Field(default=4, ge=1, le=1024)
     log_level: str = "info"
+    log_format: Literal["json", "text"] = Field(default="json", description="Worker logs: JSON lines or text")
+    tracing: Literal["off", "console", "otlp", "jsonl"] = Field(default="off", description="Span exporter")
+    tracing_otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP endpoint, .../v1/traces")
+    tracing_file: Path | None = Field(default=None, description="Where the jsonl exporter appends spans")
     regions: Annotated[tuple[str, ...], NoDecode] = Field(
         default=DEFAULT_REGIONS, description="Region codes the registry accepts, comma-separated"
     )
@@ -67,6 +71,15 @@ class Settings(BaseSettings):
     allow_insecure_local: bool = Field(
         default=False, description="Development bypass: no token needed. Honoured only with DSRS_ENV=local"
     )
+
+    # Payments: when they are sent, how often a failure is retried, and by when they must settle.
+    payment_provider: Literal["simulated"] = Field(default="simulated", description="The provider adapter")
+    payment_max_attempts: int = Field(default=5, ge=1, le=20)
+    payment_retry_base_seconds: float = Field(default=60.0, gt=0, description="First retry delay; doubles")
+    payment_send_ahead_days: int = Field(default=0, ge=0, le=366, description="Send this long before due")
+    payment_settlement_days: int = Field(default=5, ge=0, le=90, description="Due date + this = deadline")
+    provider_latency_seconds: float = Field(default=2.0, ge=0, description="Simulated provider: settle delay")
+    provider_failure_rate: float = Field(default=0.05, ge=0, le=1, description="Simulated provider: failures")
 
     # Transport security for Kafka and PostgreSQL.
     kafka_security_protocol: str = Field(default="PLAINTEXT", pattern=r"^(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$")

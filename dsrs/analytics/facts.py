@@ -16,6 +16,7 @@ METRICS = (
     "payments_scheduled",
     "payments_completed",
     "payments_failed",
+    "payments_cancelled",
 )
 
 # Event type -> (metric, whether the event's amount adds to the metric's amount).
@@ -23,8 +24,9 @@ _COUNTS: dict[str, tuple[tuple[str, bool], ...]] = {
     topics.ASSESSED_APPROVED: (("assessed", False), ("approved", False)),
     topics.ASSESSED_DENIED: (("assessed", False), ("denied", False)),
     topics.PAYMENT_SCHEDULED: (("payments_scheduled", True),),
-    "payment.completed": (("payments_completed", True),),
-    "payment.failed": (("payments_failed", False),),
+    topics.PAYMENT_COMPLETED: (("payments_completed", True),),
+    topics.PAYMENT_FAILED: (("payments_failed", False),),
+    topics.PAYMENT_CANCELLED: (("payments_cancelled", False),),
 }
 COUNTED_EVENT_TYPES = tuple(_COUNTS)
 
@@ -64,5 +66,8 @@ def fact_of(envelope: Envelope) -> Fact:
         amount = Decimal(str(data.get("amount") or "0"))
     except InvalidOperation:
         raise InvalidEvent("data.amount: not a number") from None
+    if envelope.type == topics.PAYMENT_FAILED and not data.get("final", True):
+        # A failed attempt that will be retried is not a failed payment (yet).
+        counts = ()
     increments = tuple(Increment(metric, amount if with_amount else Decimal(0)) for metric, with_amount in counts)
     return Fact(envelope.event_id, program_id, region, envelope.time, increments)

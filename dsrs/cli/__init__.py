@@ -6,10 +6,12 @@ import click
 
 from dsrs.cli.db import db
 from dsrs.cli.demo import demo
+from dsrs.cli.dlq import dlq
+from dsrs.cli.payments import payments
 from dsrs.cli.stack import stack
 from dsrs.cli.token import token
 
-COMMANDS: list[click.Command] = [stack, db, demo, token]
+COMMANDS: list[click.Command] = [stack, db, demo, token, payments, dlq]
 
 
 def register(group: click.Group) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import threading
 import time
@@ -28,6 +29,8 @@ from dsrs.settings import Settings, load_settings
 from dsrs.stack.manager import Stack
 from dsrs.synthetic import synthetic_intake
 from dsrs.worker_process import WorkerFailed, WorkerProcess
+
+DEMO_PAYMENTS = {"DSRS_PAYMENT_SEND_AHEAD_DAYS": "62", "DSRS_PAYMENT_RETRY_BASE_SECONDS": "1"}
 
 
 async def _wait_until_settled(settings: Settings, households: int, programs: int, limit_seconds: float) -> SagaStatus:
@@ -85,7 +88,8 @@ def _run_saga(settings: Settings, worker: WorkerProcess, households: int) -> Non
     summary = _get(f"{worker.base_url}/api/v1/analytics/summary", token)
     depths = asyncio.run(dead_letter_depths(settings.bootstrap_servers, settings.topic_prefix))
     click.echo("\nKPI summary (GET /api/v1/analytics/summary):")
-    for name in ("assessed", "approved", "denied", "approval_rate", "payments_scheduled", "amount_scheduled"):
+    names = ("assessed", "approved", "denied", "approval_rate", "payments_scheduled", "amount_scheduled")
+    for name in (*names, "payments_completed", "payments_failed"):
         click.echo(f"  {name:<20} {summary[name]}")
     for program_id, totals in summary["by_program"].items():
         click.echo(f"  {program_id:<20} approved {totals['approved']} of {totals['assessed']}")
@@ -106,7 +110,9 @@ def demo(households: int, keep_running: bool) -> None:
     settings = load_settings()
     Stack(settings).up(report=click.echo)
     migrations.migrate(settings)
-    worker = WorkerProcess(settings, settings.cache_dir / "logs" / "demo-worker.log")
+    # The demo runs the whole payment lifecycle now, rather than on next month's due dates.
+    lifecycle = {name: value for name, value in DEMO_PAYMENTS.items() if name not in os.environ}
+    worker = WorkerProcess(settings, settings.cache_dir / "logs" / "demo-worker.log", env=lifecycle)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     worker.start()

@@ -151,6 +151,13 @@ payments = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("max_attempts", Integer, nullable=False, server_default="5"),
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("settle_by", Date, nullable=False),
+    Column("provider_reference", Text, unique=True),
+    Column("settled_amount", Numeric(14, 2)),
+    Column("settled_at", DateTime(timezone=True)),
+    Column("last_error", Text),
     CheckConstraint("amount > 0", name="amount_positive"),
     CheckConstraint(f"status IN {PAYMENT_STATUSES}", name="status_known"),
     # A household is paid at most once per program and cycle.
@@ -158,6 +165,74 @@ payments = Table(
     Index("ix_payments_status_due_date", "status", "due_date"),
     Index("ix_payments_program_id_status", "program_id", "status"),
     Index("ix_payments_household_id", "household_id"),
+    Index("ix_payments_dispatchable", "due_date", "next_attempt_at", postgresql_where=text("status = 'scheduled'")),
+)
+
+# Every change of a payment's status, written by the state-machine trigger (migration 0004).
+payment_transitions = Table(
+    "payment_transitions",
+    metadata,
+    Column("id", BigInteger, Identity(always=False), primary_key=True),
+    Column("payment_id", UUID(as_uuid=True), ForeignKey("payments.id"), nullable=False),
+    Column("from_status", String(16)),
+    Column("to_status", String(16), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("reason", Text),
+    Column("occurred_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_payment_transitions_payment_id", "payment_id", "id"),
+)
+
+simulated_provider_ledger = Table(
+    "simulated_provider_ledger",
+    metadata,
+    Column("reference", Text, primary_key=True),
+    Column("idempotency_key", Text, nullable=False, unique=True),
+    Column("payment_id", UUID(as_uuid=True), nullable=False),
+    Column("amount", Numeric(14, 2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("reason", Text),
+    Column("settle_at", DateTime(timezone=True), nullable=False),
+    Column("reported_at", DateTime(timezone=True)),
+    Index("ix_simulated_provider_ledger_unreported", "settle_at", postgresql_where=text("reported_at IS NULL")),
+)
+
+MISMATCH_KINDS = ("amount_mismatch", "unknown_reference", "duplicate_settlement", "unsettled_past_deadline")
+
+reconciliation_runs = Table(
+    "reconciliation_runs",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("lines", Integer, nullable=False),
+    Column("matched", Integer, nullable=False),
+    Column("mismatches", Integer, nullable=False),
+    Column("ran_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+reconciliation_mismatches = Table(
+    "reconciliation_mismatches",
+    metadata,
+    Column("id", BigInteger, Identity(always=False), primary_key=True),
+    Column("run_id", UUID(as_uuid=True), ForeignKey("reconciliation_runs.id")),
+    Column("kind", String(32), nullable=False),
+    Column("payment_id", UUID(as_uuid=True)),
+    Column("reference", Text),
+    Column("details", JSONB, nullable=False),
+    Column("found_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(f"kind IN {MISMATCH_KINDS}", name="kind_known"),
+    Index("ix_reconciliation_mismatches_run_id", "run_id", "id"),
+)
+
+dlq_replays = Table(
+    "dlq_replays",
+    metadata,
+    Column("dlq_topic", Text, nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("dlq_offset", BigInteger, nullable=False),
+    Column("replayed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("replayed_by", Text, nullable=False),
+    PrimaryKeyConstraint("dlq_topic", "partition", "dlq_offset"),
 )
 
 GRANULARITIES = ("minute", "hour", "day")

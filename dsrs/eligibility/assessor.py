@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from dsrs.events import topics
 from dsrs.events.envelope import InvalidEvent, decode_envelope, new_envelope
 from dsrs.events.incoming import Incoming
 from dsrs.events.tracing import TRACEPARENT, child_traceparent
+from dsrs.monitoring.metrics import ELIGIBILITY_DECISIONS
 from dsrs.outbox.writer import OutgoingEvent, add_events
 from dsrs.rules import Assessment, Program, assess
 from dsrs.streams.processing import Decoded
@@ -57,6 +59,12 @@ class EligibilityHandler:
         return HouseholdChanged(envelope.event_id, household_id, version, data, message.header(TRACEPARENT))
 
     async def handle(self, batch: Sequence[Decoded[HouseholdChanged]]) -> None:
+        decisions = await self._assess(batch)
+        # Counted once committed: a rolled-back batch decided nothing.
+        for (program, decision), count in decisions.items():
+            ELIGIBILITY_DECISIONS.labels(program=program, decision=decision).inc(count)
+
+    async def _assess(self, batch: Sequence[Decoded[HouseholdChanged]]) -> Counter[tuple[str, str]]:
         async with self.engine.begin() as connection:
             new = await claim_new_events(connection, self.consumer, (d.item.event_id for d in batch))
             changes = only_new((d.item for d in batch), new, lambda item: item.event_id)
@@ -69,7 +77,7 @@ class EligibilityHandler:
                     rows.append(row)
                     events.append(event)
             if not rows:
-                return
+                return Counter()
             # A re-assessment of the same household version under the same policy adds nothing.
             inserted = await connection.execute(
                 insert(eligibility_assessments)
@@ -79,6 +87,7 @@ class EligibilityHandler:
             )
             stored = {row.id for row in inserted}
             await add_events(connection, [e for row, e in zip(rows, events, strict=True) if row["id"] in stored])
+        return Counter((row["program_id"], row["decision"]) for row in rows if row["id"] in stored)
 
     def _record(
         self, change: HouseholdChanged, program: Program, assessment: Assessment

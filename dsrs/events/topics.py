@@ -8,6 +8,14 @@ HOUSEHOLD_UPDATED = "registry.household.updated"
 ASSESSED_APPROVED = "eligibility.assessed.approved"
 ASSESSED_DENIED = "eligibility.assessed.denied"
 PAYMENT_SCHEDULED = "payment.scheduled"
+PAYMENT_SENT = "payment.sent"
+PAYMENT_COMPLETED = "payment.completed"
+PAYMENT_FAILED = "payment.failed"
+PAYMENT_CANCELLED = "payment.cancelled"
+PAYMENT_RESCHEDULED = "payment.rescheduled"
+# What payment providers report back: one settlement per attempt, and whole statements.
+PROVIDER_SETTLEMENT = "payment.provider.settlement"
+PROVIDER_STATEMENT = "payment.provider.statement"
 # Analytics counts are kept per program and region; this internal topic is keyed that way so that
 # every count of one program and region is owned by one partition, and so by one table partition.
 ANALYTICS_BY_PROGRAM_REGION = "dsrs.analytics.by-program-region"
@@ -19,6 +27,13 @@ SAGA_TOPICS = (
     ASSESSED_APPROVED,
     ASSESSED_DENIED,
     PAYMENT_SCHEDULED,
+    PAYMENT_SENT,
+    PAYMENT_COMPLETED,
+    PAYMENT_FAILED,
+    PAYMENT_CANCELLED,
+    PAYMENT_RESCHEDULED,
+    PROVIDER_SETTLEMENT,
+    PROVIDER_STATEMENT,
     ANALYTICS_BY_PROGRAM_REGION,
 )
 

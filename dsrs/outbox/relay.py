@@ -20,6 +20,8 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from dsrs.monitoring.metrics import OUTBOX_PUBLISHED
+
 log = logging.getLogger(__name__)
 
 CLAIM = text(
@@ -102,6 +104,7 @@ class OutboxRelay:
             await asyncio.gather(*deliveries)
             await connection.execute(MARK_PUBLISHED, {"ids": [row.id for row in rows]})
         self.published_total += len(rows)
+        OUTBOX_PUBLISHED.inc(len(rows))
         return len(rows)
 
     async def lag(self) -> OutboxLag:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -41,10 +41,19 @@ class Approval:
 class PaymentScheduler:
     consumer = "payment"
 
-    def __init__(self, engine: AsyncEngine, programs: Sequence[Program], source: str) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        programs: Sequence[Program],
+        source: str,
+        max_attempts: int = 5,
+        settlement_days: int = 5,
+    ) -> None:
         self.engine = engine
         self.programs = {program.id: program for program in programs}
         self.source = source
+        self.max_attempts = max_attempts
+        self.settlement_days = timedelta(days=settlement_days)
 
     def decode(self, message: Incoming) -> Approval:
         envelope = decode_envelope(message.value)
@@ -112,6 +121,8 @@ class PaymentScheduler:
             "amount": approval.amount,
             "currency": approval.currency,
             "due_date": due_date,
+            "settle_by": due_date + self.settlement_days,
+            "max_attempts": self.max_attempts,
             "idempotency_key": f"assessment:{approval.assessment_id}",
         }
 

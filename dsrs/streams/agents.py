@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, cast
 
 import faust
@@ -20,7 +22,14 @@ from dsrs.streams.processing import BatchProcessor, Handler
 
 BATCH_SIZE = 500
 BATCH_WITHIN_SECONDS = 0.05
-ANALYTICS_SOURCES = (topics.ASSESSED_APPROVED, topics.ASSESSED_DENIED, topics.PAYMENT_SCHEDULED)
+ANALYTICS_SOURCES = (
+    topics.ASSESSED_APPROVED,
+    topics.ASSESSED_DENIED,
+    topics.PAYMENT_SCHEDULED,
+    topics.PAYMENT_COMPLETED,
+    topics.PAYMENT_FAILED,
+    topics.PAYMENT_CANCELLED,
+)
 
 
 def incoming(event: Any) -> Incoming:
@@ -63,9 +72,25 @@ def _register(
     app.agent(channel, name=name, concurrency=1)(consume)
 
 
+@dataclass(frozen=True)
+class AgentSpec:
+    name: str
+    topics: tuple[str, ...]
+    handler: Callable[[Runtime], Handler[Any]]
+
+
+AGENTS = (
+    AgentSpec("registry-intake", (topics.HOUSEHOLD_INTAKE,), Runtime.intake),
+    AgentSpec("eligibility", (topics.HOUSEHOLD_REGISTERED, topics.HOUSEHOLD_UPDATED), Runtime.eligibility),
+    AgentSpec("payment", (topics.ASSESSED_APPROVED,), Runtime.payment),
+    AgentSpec("payment-settlement", (topics.PROVIDER_SETTLEMENT,), Runtime.settlement),
+    AgentSpec("payment-statement", (topics.PROVIDER_STATEMENT,), Runtime.statements),
+    AgentSpec("analytics-router", ANALYTICS_SOURCES, Runtime.analytics_router),
+    AgentSpec("analytics", (topics.ANALYTICS_BY_PROGRAM_REGION,), Runtime.analytics_counter),
+)
+CONSUMED_TOPICS = tuple(dict.fromkeys(topic for agent in AGENTS for topic in agent.topics))
+
+
 def register_agents(app: faust.App, runtime: Runtime) -> None:
-    _register(app, runtime, "registry-intake", (topics.HOUSEHOLD_INTAKE,), runtime.intake)
-    _register(app, runtime, "eligibility", (topics.HOUSEHOLD_REGISTERED, topics.HOUSEHOLD_UPDATED), runtime.eligibility)
-    _register(app, runtime, "payment", (topics.ASSESSED_APPROVED,), runtime.payment)
-    _register(app, runtime, "analytics-router", ANALYTICS_SOURCES, runtime.analytics_router)
-    _register(app, runtime, "analytics", (topics.ANALYTICS_BY_PROGRAM_REGION,), runtime.analytics_counter)
+    for agent in AGENTS:
+        _register(app, runtime, agent.name, agent.topics, partial(agent.handler, runtime))

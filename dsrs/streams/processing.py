@@ -16,6 +16,7 @@ from typing import Generic, Protocol, TypeVar
 
 from dsrs.dlq.publisher import DeadLetterPublisher, Failure
 from dsrs.events.incoming import Incoming
+from dsrs.monitoring.metrics import AGENT_BATCH_SECONDS, AGENT_EVENTS_FAILED, AGENT_EVENTS_PROCESSED, AGENT_RETRIES
 from dsrs.streams.errors import is_transient
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,10 @@ class BatchProcessor(Generic[T]):
         self.retries = 0
 
     async def process(self, messages: Sequence[Incoming]) -> None:
+        with AGENT_BATCH_SECONDS.labels(agent=self.handler.consumer).time():
+            await self._process(messages)
+
+    async def _process(self, messages: Sequence[Incoming]) -> None:
         decoded: list[Decoded[T]] = []
         for message in messages:
             try:
@@ -86,7 +91,7 @@ class BatchProcessor(Generic[T]):
             return
         outcome = await self._with_retries(lambda: self.handler.handle(decoded))
         if outcome.error is None:
-            self.processed += len(decoded)
+            self._applied(len(decoded))
             return
         if len(decoded) == 1:
             await self._dead_letter(decoded[0].message, outcome)
@@ -95,9 +100,13 @@ class BatchProcessor(Generic[T]):
         for single in decoded:
             alone = await self._with_retries(lambda single=single: self.handler.handle([single]))  # type: ignore[misc]
             if alone.error is None:
-                self.processed += 1
+                self._applied(1)
             else:
                 await self._dead_letter(single.message, alone)
+
+    def _applied(self, count: int) -> None:
+        self.processed += count
+        AGENT_EVENTS_PROCESSED.labels(agent=self.handler.consumer).inc(count)
 
     async def _with_retries(self, attempt: Callable[[], Awaitable[None]]) -> Outcome:
         attempts = 0
@@ -115,6 +124,7 @@ class BatchProcessor(Generic[T]):
                     return Outcome(error, attempts, first_failure)
                 delay = self.backoff.delay(attempts)
                 self.retries += 1
+                AGENT_RETRIES.labels(agent=self.handler.consumer).inc()
                 log.warning(
                     "%s: transient %s (attempt %d); retrying in %.1fs",
                     self.handler.consumer,
@@ -147,3 +157,4 @@ class BatchProcessor(Generic[T]):
         if sent.error is not None:
             raise RuntimeError(f"could not dead-letter {message.topic}@{message.offset}") from sent.error
         self.failed += 1
+        AGENT_EVENTS_FAILED.labels(agent=self.handler.consumer).inc()

@@ -10,23 +10,18 @@ from starlette.responses import Response
 
 from dsrs.analytics.summary import series, summarize
 from dsrs.analytics.windows import GRANULARITIES
-from dsrs.runtime import Runtime
+from dsrs.web.context import runtime_of, started_runtime
 from dsrs.web.responses import ApiResponse, error
 
 
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
 async def summary(request: Request) -> Response:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     params = request.query_params
     return ApiResponse(summarize(runtime.tables.totals_items(), params.get("program"), params.get("region")))
 
 
 async def windows(request: Request) -> Response:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     params = request.query_params
     granularity = params.get("granularity", "minute")
     if granularity not in GRANULARITIES:
@@ -44,6 +39,5 @@ async def windows(request: Request) -> Response:
 
 
 async def outbox(request: Request) -> Response:
-    runtime = _runtime(request)
-    await runtime.start()
+    runtime = await started_runtime(request)
     return ApiResponse(asdict(await runtime.relay.lag()))

@@ -10,8 +10,11 @@ from starlette.routing import Route
 from dsrs.auth.roles import ALL_ROLES, READS_PERSONAL_DATA, Role
 from dsrs.auth.tokens import TokenVerifier
 from dsrs.runtime import Runtime
-from dsrs.web import analytics, audit, health, households
+from dsrs.web import analytics, audit, dead_letters, health, households, metrics, payments
+from dsrs.web.metrics import timed
 from dsrs.web.security import Handler, guarded
+
+PAYMENT_READERS = frozenset({Role.PROGRAM_OFFICER, Role.AUDITOR})
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ class Endpoint:
 ENDPOINTS = (
     Endpoint("GET", "/health/live", health.live, None),
     Endpoint("GET", "/health/ready", health.ready, None),
+    Endpoint("GET", "/metrics", metrics.scrape, frozenset({Role.ADMIN})),
     Endpoint("POST", "/api/v1/households", households.create, frozenset({Role.REGISTRAR})),
     Endpoint("GET", "/api/v1/households", households.listing, READS_PERSONAL_DATA),
     Endpoint("GET", "/api/v1/households/{household_id}", households.read, READS_PERSONAL_DATA),
@@ -33,6 +37,13 @@ ENDPOINTS = (
     Endpoint("GET", "/api/v1/analytics/windows", analytics.windows, ALL_ROLES),
     Endpoint("GET", "/api/v1/outbox/lag", analytics.outbox, frozenset({Role.ADMIN, Role.AUDITOR})),
     Endpoint("GET", "/api/v1/audit", audit.listing, frozenset({Role.AUDITOR})),
+    Endpoint("GET", "/api/v1/payments", payments.listing, PAYMENT_READERS),
+    Endpoint("GET", "/api/v1/payments/reconciliation", payments.reconciliation, PAYMENT_READERS),
+    Endpoint("GET", "/api/v1/payments/{payment_id}", payments.read, PAYMENT_READERS),
+    Endpoint("POST", "/api/v1/payments/{payment_id}/cancel", payments.cancel, frozenset({Role.PROGRAM_OFFICER})),
+    Endpoint("POST", "/api/v1/payments/{payment_id}/retry", payments.retry, frozenset({Role.PROGRAM_OFFICER})),
+    Endpoint("GET", "/api/v1/admin/dlq", dead_letters.listing, frozenset({Role.ADMIN})),
+    Endpoint("POST", "/api/v1/admin/dlq/replay", dead_letters.replay_letters, frozenset({Role.ADMIN})),
 )
 
 
@@ -42,16 +53,13 @@ def create_web_app(
     insecure_bypass: bool = False,
     endpoints: tuple[Endpoint, ...] = ENDPOINTS,
 ) -> Starlette:
-    routes = [
-        Route(
-            endpoint.path,
-            endpoint.handler
-            if endpoint.roles is None
-            else guarded(endpoint.handler, endpoint.roles, verifier, insecure_bypass),
-            methods=[endpoint.method],
-        )
-        for endpoint in endpoints
-    ]
+    def served(endpoint: Endpoint) -> Handler:
+        handler = endpoint.handler
+        if endpoint.roles is not None:
+            handler = guarded(handler, endpoint.roles, verifier, insecure_bypass)
+        return timed(handler, endpoint.path, endpoint.method)
+
+    routes = [Route(endpoint.path, served(endpoint), methods=[endpoint.method]) for endpoint in endpoints]
     app = Starlette(routes=routes)
     app.state.runtime = runtime
     return app

@@ -6,13 +6,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dsrs.audit.trail import entries
-from dsrs.runtime import Runtime
+from dsrs.web.context import started_runtime
 from dsrs.web.responses import ApiResponse, error
 
 
 async def listing(request: Request) -> Response:
-    runtime: Runtime = request.app.state.runtime
-    await runtime.start()
+    runtime = await started_runtime(request)
     try:
         limit = int(request.query_params.get("limit", "100"))
         after = int(request.query_params["after"]) if "after" in request.query_params else None

@@ -22,15 +22,11 @@ from dsrs.registry.store import (
     replace_household,
 )
 from dsrs.runtime import Runtime
+from dsrs.web.context import path_id, started_runtime
 from dsrs.web.responses import ApiResponse, error
 from dsrs.web.security import principal_of
 
 MAX_PAGE = 500
-
-
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
 
 
 async def _fields(request: Request, runtime: Runtime) -> HouseholdFields | Response:
@@ -44,16 +40,8 @@ async def _fields(request: Request, runtime: Runtime) -> HouseholdFields | Respo
         return error(422, "invalid household", errors=[e.model_dump() for e in invalid.errors])
 
 
-def _household_id(request: Request) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(request.path_params["household_id"])
-    except ValueError:
-        return None
-
-
 async def create(request: Request) -> Response:
-    runtime = _runtime(request)
-    await runtime.start()
+    runtime = await started_runtime(request)
     fields = await _fields(request, runtime)
     if isinstance(fields, Response):
         return fields
@@ -68,9 +56,8 @@ async def create(request: Request) -> Response:
 
 
 async def replace(request: Request) -> Response:
-    runtime = _runtime(request)
-    await runtime.start()
-    household_id = _household_id(request)
+    runtime = await started_runtime(request)
+    household_id = path_id(request, "household_id")
     if household_id is None:
         return error(404, "no such household")
     expected: int | None = None
@@ -98,9 +85,8 @@ async def replace(request: Request) -> Response:
 
 
 async def read(request: Request) -> Response:
-    runtime = _runtime(request)
-    await runtime.start()
-    household_id = _household_id(request)
+    runtime = await started_runtime(request)
+    household_id = path_id(request, "household_id")
     household = None
     if household_id is not None:
         async with runtime.engine.connect() as connection:
@@ -111,8 +97,7 @@ async def read(request: Request) -> Response:
 
 
 async def listing(request: Request) -> Response:
-    runtime = _runtime(request)
-    await runtime.start()
+    runtime = await started_runtime(request)
     params = request.query_params
     problems: list[dict[str, str]] = []
     try:

@@ -6,22 +6,28 @@ import asyncio
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 import httpx
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dsrs.auth.local import issue_token
 from dsrs.auth.roles import Role
-from dsrs.events.topics import DEAD_LETTER_TOPICS, SAGA_TOPICS
+from dsrs.db import migrations
+from dsrs.db.engine import create_engine
+from dsrs.events.topics import DEAD_LETTER_TOPICS
 from dsrs.kafka_lag import consumer_lag
 from dsrs.saga_status import SagaStatus, saga_status
 from dsrs.settings import Settings
+from dsrs.stack.manager import Stack
+from dsrs.streams.agents import CONSUMED_TOPICS
 from dsrs.worker_process import WorkerProcess
-from tests.integration.conftest import settings_env
+from tests.integration.conftest import settings_env, with_database
 
 T = TypeVar("T")
 
@@ -47,8 +53,9 @@ def isolated_settings(settings: Settings, database_url: str, data_dir: Path) -> 
     )
 
 
-def worker_env(settings: Settings) -> dict[str, str]:
+def worker_env(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
     return {
+        **(extra or {}),
         **settings_env(settings),
         "DSRS_TOPIC_PREFIX": settings.topic_prefix,
         "DSRS_APP_ID": settings.app_id,
@@ -62,16 +69,21 @@ def worker_env(settings: Settings) -> dict[str, str]:
 class SagaWorker:
     settings: Settings
     log_path: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.process = WorkerProcess(self.settings, self.log_path, env=worker_env(self.settings))
+        self.process = WorkerProcess(self.settings, self.log_path, env=self.env)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return worker_env(self.settings, self.extra_env)
 
     @property
     def base_url(self) -> str:
         return self.process.base_url
 
     def start(self) -> None:
-        self.process = WorkerProcess(self.settings, self.log_path, env=worker_env(self.settings))
+        self.process = WorkerProcess(self.settings, self.log_path, env=self.env)
         self.process.start()
         self.process.wait_ready()
 
@@ -88,7 +100,7 @@ class SagaWorker:
 
     @property
     def topics(self) -> list[str]:
-        return [self.settings.topic(name) for name in SAGA_TOPICS]
+        return [self.settings.topic(name) for name in CONSUMED_TOPICS]
 
     @property
     def dead_letter_topics(self) -> list[str]:
@@ -119,3 +131,67 @@ async def settled(engine: AsyncEngine, worker: SagaWorker, households: int, prog
 
     status, _ = await eventually(probe, lambda seen: seen[0].settled(households, programs) and seen[1] == 0)
     return status
+
+
+@contextmanager
+def isolated_worker(
+    stack: Stack, settings: Settings, folder: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[SagaWorker]:
+    """A migrated database of its own and a worker on it; both gone afterwards."""
+    database = f"dsrs_saga_{uuid.uuid4().hex[:8]}"
+    stack.postgres.ensure_database("postgres", database)
+    isolated = isolated_settings(settings, with_database(settings, database).database_url, folder / "worker")
+    migrations.migrate(isolated)
+    worker = SagaWorker(isolated, folder / "worker.log", extra_env or {})
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        stack.postgres.drop_database(database)
+
+
+async def assert_saga_consistent(engine: AsyncEngine, worker: SagaWorker, programs: int) -> None:
+    """Every household decided once per program for its current version, every approval paid exactly
+    once, and the live KPIs equal to what PostgreSQL holds."""
+    async with engine.connect() as connection:
+        undecided = await connection.scalar(
+            text(
+                "SELECT count(*) FROM households h WHERE (SELECT count(*) FROM eligibility_assessments a "
+                "WHERE a.household_id = h.id AND a.household_version = h.version) <> :programs"
+            ),
+            {"programs": programs},
+        )
+        unpaid_or_twice = await connection.scalar(
+            text(
+                "SELECT count(*) FROM eligibility_assessments a JOIN households h "
+                "ON h.id = a.household_id AND h.version = a.household_version "
+                "WHERE a.decision = 'approved' AND (SELECT count(*) FROM payments p "
+                "WHERE p.household_id = a.household_id AND p.program_id = a.program_id) <> 1"
+            )
+        )
+        kpis = {
+            name: int(value)
+            for name, value in await connection.execute(
+                text(
+                    "SELECT decision, count(*) FROM eligibility_assessments GROUP BY decision "
+                    "UNION ALL SELECT 'payments_scheduled', count(*) FROM payments"
+                )
+            )
+        }
+    assert undecided == 0
+    assert unpaid_or_twice == 0
+    async with worker.client(Role.AUDITOR) as client:
+        summary = (await client.get("/api/v1/analytics/summary")).json()
+    assert summary["approved"] == kpis.get("approved", 0)
+    assert summary["denied"] == kpis.get("denied", 0)
+    assert summary["payments_scheduled"] == kpis.get("payments_scheduled", 0)
+
+
+@asynccontextmanager
+async def engine_of(worker: SagaWorker) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(worker.settings, pool_size=2)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()

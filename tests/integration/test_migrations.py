@@ -109,6 +109,7 @@ async def test_the_database_enforces_its_invariants(engine: AsyncEngine) -> None
         "amount": 50,
         "currency": "USD",
         "due_date": date(2026, 12, 15),
+        "settle_by": date(2026, 12, 20),
     }
     key = f"assessment:{assessment_id}"
     async with engine.begin() as connection:

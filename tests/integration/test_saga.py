@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dsrs.analytics.rollups import TOTALS
 from dsrs.auth.roles import Role
-from dsrs.db import migrations
 from dsrs.db.engine import create_engine
 from dsrs.db.schema import analytics_counters, eligibility_assessments, households, payments, processed_events
 from dsrs.events.topics import HOUSEHOLD_INTAKE, dead_letter_topic
@@ -32,8 +31,7 @@ from dsrs.rules import active_programs, load_programs
 from dsrs.settings import Settings
 from dsrs.stack.manager import Stack
 from dsrs.synthetic import IntakeMessage, household_fields, intake_message, synthetic_intake
-from tests.integration.conftest import with_database
-from tests.integration.saga import SagaWorker, isolated_settings, settled
+from tests.integration.saga import SagaWorker, assert_saga_consistent, isolated_worker, settled
 
 pytestmark = pytest.mark.integration
 
@@ -42,23 +40,14 @@ API_HOUSEHOLDS = 50
 
 
 @pytest.fixture(scope="module")
-def saga_settings(stack: Stack, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    database = f"dsrs_saga_{uuid.uuid4().hex[:8]}"
-    stack.postgres.ensure_database("postgres", database)
-    isolated = isolated_settings(
-        settings, with_database(settings, database).database_url, tmp_path_factory.mktemp("worker")
-    )
-    migrations.migrate(isolated)
-    yield isolated
-    stack.postgres.drop_database(database)
+def worker(stack: Stack, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SagaWorker]:
+    with isolated_worker(stack, settings, tmp_path_factory.mktemp("saga")) as worker:
+        yield worker
 
 
 @pytest.fixture(scope="module")
-def worker(saga_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SagaWorker]:
-    worker = SagaWorker(saga_settings, tmp_path_factory.mktemp("logs") / "worker.log")
-    worker.start()
-    yield worker
-    worker.stop()
+def saga_settings(worker: SagaWorker) -> Settings:
+    return worker.settings
 
 
 @pytest.fixture(scope="module")
@@ -171,25 +160,7 @@ async def test_households_in_through_intake_and_api(
     status = await settled(saga_engine, worker, len(valid_ids), programs)
     assert status.households == len(valid_ids)
 
-    async with saga_engine.connect() as connection:
-        per_household = await connection.execute(
-            text(
-                "SELECT h.id, count(a.id) FILTER (WHERE a.household_version = h.version) AS current, "
-                "count(DISTINCT a.program_id) FILTER (WHERE a.household_version = h.version) AS programs "
-                "FROM households h LEFT JOIN eligibility_assessments a ON a.household_id = h.id GROUP BY h.id"
-            )
-        )
-        for row in per_household:
-            assert (row.current, row.programs) == (programs, programs), row
-        unpaid_or_twice = await connection.scalar(
-            text(
-                "SELECT count(*) FROM eligibility_assessments a JOIN households h "
-                "ON h.id = a.household_id AND h.version = a.household_version "
-                "WHERE a.decision = 'approved' AND (SELECT count(*) FROM payments p "
-                "WHERE p.household_id = a.household_id AND p.program_id = a.program_id) <> 1"
-            )
-        )
-    assert unpaid_or_twice == 0
+    await assert_saga_consistent(saga_engine, worker, programs)
 
     invalid = [m for m in intake if not m.valid]
     assert invalid, "the synthetic intake includes invalid submissions"

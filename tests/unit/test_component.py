@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dsrs.stack.component import Component, StackError, pid_alive, port_open
+from dsrs.stack.component import Component, StackError, pid_alive
 
 
 def free_port() -> int:
@@ -54,7 +54,6 @@ def test_start_is_idempotent_and_stop_leaves_no_process(server: HttpServer) -> N
 
     assert server.stop() is True
     assert not pid_alive(pid)
-    assert not port_open(server.port)
     assert server.status().pid is None
     assert server.stop() is False
 

@@ -1,0 +1,36 @@
+"""The `payment.*` events: one shape for every step of a payment's life."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.engine import Row
+
+from dsrs.db.schema import households, payments
+from dsrs.events.envelope import new_envelope
+from dsrs.events.tracing import child_traceparent
+from dsrs.outbox.writer import OutgoingEvent
+
+
+def payment_with_region() -> Select[Any]:
+    """A payment row with its household's region, which analytics counts by."""
+    return select(payments, households.c.region).join(households, households.c.id == payments.c.household_id)
+
+
+def payment_event(
+    topic: str, payment: Row[Any], source: str, traceparent: str | None = None, **extra: Any
+) -> OutgoingEvent:
+    data = {
+        "payment_id": str(payment.id),
+        "household_id": str(payment.household_id),
+        "program_id": payment.program_id,
+        "region": payment.region,
+        "cycle": payment.cycle,
+        "amount": str(payment.amount),
+        "currency": payment.currency,
+        "attempt": payment.attempts,
+        **extra,
+    }
+    envelope = new_envelope(topic, str(payment.household_id), data, source)
+    return OutgoingEvent(topic, envelope, child_traceparent(traceparent))

@@ -1,0 +1,55 @@
+"""Reads of payments for the API: filtered pages, and one payment with its history."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dsrs.db.schema import payment_transitions, payments
+
+
+@dataclass(frozen=True)
+class PaymentFilter:
+    status: str | None = None
+    program_id: str | None = None
+    household_id: uuid.UUID | None = None
+    due_from: date | None = None
+    due_to: date | None = None
+
+
+async def list_payments(
+    connection: AsyncConnection, limit: int, after: uuid.UUID | None, where: PaymentFilter
+) -> tuple[list[dict[str, Any]], str | None]:
+    query = select(payments).order_by(payments.c.id).limit(limit + 1)
+    if after is not None:
+        query = query.where(payments.c.id > after)
+    if where.status is not None:
+        query = query.where(payments.c.status == where.status)
+    if where.program_id is not None:
+        query = query.where(payments.c.program_id == where.program_id)
+    if where.household_id is not None:
+        query = query.where(payments.c.household_id == where.household_id)
+    if where.due_from is not None:
+        query = query.where(payments.c.due_date >= where.due_from)
+    if where.due_to is not None:
+        query = query.where(payments.c.due_date <= where.due_to)
+    rows = (await connection.execute(query)).all()
+    items = [dict(row._mapping) for row in rows[:limit]]
+    return items, (str(items[-1]["id"]) if len(rows) > limit else None)
+
+
+async def get_payment(connection: AsyncConnection, payment_id: uuid.UUID) -> dict[str, Any] | None:
+    row = (await connection.execute(select(payments).where(payments.c.id == payment_id))).one_or_none()
+    if row is None:
+        return None
+    history = await connection.execute(
+        select(payment_transitions)
+        .where(payment_transitions.c.payment_id == payment_id)
+        .order_by(payment_transitions.c.id)
+    )
+    return {**row._mapping, "transitions": [dict(t._mapping) for t in history]}

@@ -1,0 +1,53 @@
+"""Provider statements that arrive as events (one event per statement) are reconciled like CSV files."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dsrs.db.processed_events import claim_new_events, only_new
+from dsrs.events import topics
+from dsrs.events.envelope import InvalidEvent, decode_envelope
+from dsrs.events.incoming import Incoming
+from dsrs.payment.reconciliation import StatementLine, parse_line, reconcile
+from dsrs.streams.processing import Decoded
+
+
+@dataclass(frozen=True)
+class Statement:
+    event_id: str
+    source: str
+    lines: tuple[StatementLine, ...]
+    as_of: date
+
+
+class StatementHandler:
+    consumer = "payment-statement"
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    def decode(self, message: Incoming) -> Statement:
+        envelope = decode_envelope(message.value)
+        if envelope.type != topics.PROVIDER_STATEMENT:
+            raise InvalidEvent(f"envelope.type: expected {topics.PROVIDER_STATEMENT!r}")
+        raw_lines = envelope.data.get("lines")
+        if not isinstance(raw_lines, list):
+            raise InvalidEvent("data.lines: must be a list of statement lines")
+        lines = tuple(parse_line(line, number) for number, line in enumerate(raw_lines, start=1))
+        as_of = envelope.data.get("as_of")
+        return Statement(
+            envelope.event_id,
+            f"event {envelope.event_id} from {envelope.source}",
+            lines,
+            date.fromisoformat(as_of) if isinstance(as_of, str) else datetime.now(UTC).date(),
+        )
+
+    async def handle(self, batch: Sequence[Decoded[Statement]]) -> None:
+        async with self.engine.begin() as connection:
+            new = await claim_new_events(connection, self.consumer, (d.item.event_id for d in batch))
+            for statement in only_new((d.item for d in batch), new, lambda item: item.event_id):
+                await reconcile(connection, statement.lines, statement.source, statement.as_of)

@@ -1,0 +1,46 @@
+"""/api/v1/admin/dlq: what waits in the dead-letter topics, and replaying it (admins)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dsrs.dlq.replay import read_dead_letters, replay, select_letters
+from dsrs.events.topics import DEAD_LETTER_TOPICS
+from dsrs.runtime import Runtime
+from dsrs.transport_security import kafka_client_options
+from dsrs.web.context import started_runtime
+from dsrs.web.responses import ApiResponse, error
+from dsrs.web.security import principal_of
+
+
+def _topics(runtime: Runtime, topic: str | None) -> list[str] | None:
+    names = [runtime.settings.topic(name) for name in DEAD_LETTER_TOPICS]
+    if topic is None:
+        return names
+    wanted = runtime.settings.topic(topic if topic.endswith(".dlq") else f"{topic}.dlq")
+    return [wanted] if wanted in names else None
+
+
+async def listing(request: Request) -> Response:
+    runtime = await started_runtime(request)
+    topics = _topics(runtime, request.query_params.get("topic"))
+    if topics is None:
+        return error(422, "invalid query", errors=[{"field": "topic", "message": "not a saga topic"}])
+    settings = runtime.settings
+    letters = await read_dead_letters(settings.bootstrap_servers, topics, **kafka_client_options(settings))
+    return ApiResponse({"items": [letter.summary() for letter in letters]})
+
+
+async def replay_letters(request: Request) -> Response:
+    runtime = await started_runtime(request)
+    params = request.query_params
+    topics = _topics(runtime, params.get("topic"))
+    if topics is None:
+        return error(422, "invalid query", errors=[{"field": "topic", "message": "not a saga topic"}])
+    settings = runtime.settings
+    letters = select_letters(
+        await read_dead_letters(settings.bootstrap_servers, topics, **kafka_client_options(settings)), params.get("id")
+    )
+    done = await replay(runtime.engine, runtime.producer, letters, principal_of(request).subject)
+    return ApiResponse({"replayed": [letter.id for letter in done], "skipped": len(letters) - len(done)})

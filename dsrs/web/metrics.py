@@ -1,0 +1,34 @@
+"""GET /metrics for Prometheus, and the request timing every route gets."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dsrs.monitoring.metrics import HTTP_REQUEST_SECONDS
+from dsrs.web.security import Handler
+
+
+async def scrape(request: Request) -> Response:
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+def timed(handler: Handler, route: str, method: str) -> Handler:
+    """Labelled by the route's template, not the concrete path: ids would make a series per household."""
+
+    async def run(request: Request) -> Response:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status_code
+            return response
+        finally:
+            HTTP_REQUEST_SECONDS.labels(route=route, method=method, status=str(status)).observe(
+                time.perf_counter() - started
+            )
+
+    return run

@@ -1,0 +1,102 @@
+"""/api/v1/payments: payments with their history, officer actions, and reconciliation results."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dsrs.audit.trail import AuditEntry, record
+from dsrs.db.schema import MISMATCH_KINDS, PAYMENT_STATUSES
+from dsrs.payment import actions
+from dsrs.payment.queries import PaymentFilter, get_payment, list_payments
+from dsrs.payment.reconciliation import mismatches
+from dsrs.web.context import path_id, started_runtime
+from dsrs.web.params import QueryErrors
+from dsrs.web.responses import ApiResponse, error
+from dsrs.web.security import principal_of
+
+
+async def listing(request: Request) -> Response:
+    runtime = await started_runtime(request)
+    query = QueryErrors(request.query_params)
+    limit = query.limit()
+    after = query.uuid("after")
+    where = PaymentFilter(
+        status=query.choice("status", PAYMENT_STATUSES),
+        program_id=request.query_params.get("program"),
+        household_id=query.uuid("household"),
+        due_from=query.date("due_from"),
+        due_to=query.date("due_to"),
+    )
+    if query.errors:
+        return error(422, "invalid query", errors=query.errors)
+    async with runtime.engine.connect() as connection:
+        items, next_after = await list_payments(connection, limit, after, where)
+    return ApiResponse({"items": items, "next_after": next_after})
+
+
+async def read(request: Request) -> Response:
+    runtime = await started_runtime(request)
+    payment_id = path_id(request, "payment_id")
+    payment = None
+    if payment_id is not None:
+        async with runtime.engine.connect() as connection:
+            payment = await get_payment(connection, payment_id)
+    return ApiResponse(payment) if payment is not None else error(404, "no such payment")
+
+
+async def _act(request: Request, action: str) -> Response:
+    runtime = await started_runtime(request)
+    payment_id = path_id(request, "payment_id")
+    if payment_id is None:
+        return error(404, "no such payment")
+    reason = "cancelled by a program officer"
+    body = await request.body()
+    if body:
+        try:
+            reason = str(json.loads(body).get("reason") or reason)[:500]
+        except (json.JSONDecodeError, AttributeError):
+            return error(400, 'the body must be a JSON object, such as {"reason": "..."}')
+    source = runtime.settings.source_name
+    try:
+        async with runtime.engine.begin() as connection:
+            if action == "cancel":
+                outcome = await actions.cancel(connection, payment_id, reason, source)
+            else:
+                outcome = await actions.retry(connection, payment_id, source)
+            entry = AuditEntry(
+                f"payment.{action}",
+                "payment",
+                str(payment_id),
+                {"status": outcome["before"]},
+                {"status": outcome["status"]},
+            )
+            await record(connection, principal_of(request), entry)
+    except actions.PaymentNotFound:
+        return error(404, "no such payment")
+    except actions.TransitionRefused as refused:
+        return error(409, str(refused), current_status=refused.status)
+    return ApiResponse({"id": payment_id, "status": outcome["status"]})
+
+
+async def cancel(request: Request) -> Response:
+    return await _act(request, "cancel")
+
+
+async def retry(request: Request) -> Response:
+    return await _act(request, "retry")
+
+
+async def reconciliation(request: Request) -> Response:
+    runtime = await started_runtime(request)
+    query = QueryErrors(request.query_params)
+    limit = query.limit(default=100, maximum=1000)
+    run_id = query.uuid("run")
+    kind = query.choice("kind", MISMATCH_KINDS)
+    if query.errors:
+        return error(422, "invalid query", errors=query.errors)
+    async with runtime.engine.connect() as connection:
+        items = await mismatches(connection, limit, run_id, kind)
+    return ApiResponse({"items": items})
