@@ -12,11 +12,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dsrs.db.processed_events import claim_new_events, only_new
-from dsrs.db.schema import eligibility_assessments
+from dsrs.db.schema import DECISIONS, eligibility_assessments
 from dsrs.events import topics
 from dsrs.events.envelope import InvalidEvent, decode_envelope, new_envelope
 from dsrs.events.incoming import Incoming
-from dsrs.events.tracing import TRACEPARENT, child_traceparent
+from dsrs.events.tracing import TRACEPARENT
 from dsrs.monitoring.metrics import ELIGIBILITY_DECISIONS
 from dsrs.outbox.writer import OutgoingEvent, add_events
 from dsrs.rules import Assessment, Program, assess
@@ -45,6 +45,9 @@ class EligibilityHandler:
         self.engine = engine
         self.programs = list(programs)
         self.source = source
+        for program in self.programs:
+            for decision in DECISIONS:
+                ELIGIBILITY_DECISIONS.labels(program=program.id, decision=decision)
 
     def decode(self, message: Incoming) -> HouseholdChanged:
         envelope = decode_envelope(message.value)
@@ -121,4 +124,4 @@ class EligibilityHandler:
         }
         topic = decision_topic(assessment)
         envelope = new_envelope(topic, str(change.household_id), data, self.source)
-        return row, OutgoingEvent(topic, envelope, child_traceparent(change.traceparent))
+        return row, OutgoingEvent(topic, envelope, change.traceparent)

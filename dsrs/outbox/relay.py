@@ -17,10 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from opentelemetry.trace import SpanKind
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from dsrs.events.tracing import TRACEPARENT
 from dsrs.monitoring.metrics import OUTBOX_PUBLISHED
+from dsrs.monitoring.tracing import span, traceparent_of
 
 log = logging.getLogger(__name__)
 
@@ -91,21 +94,24 @@ class OutboxRelay:
             rows = (await connection.execute(CLAIM, {"aggregates": self.aggregates_per_batch})).all()
             if not rows:
                 return 0
-            deliveries = [
-                await self.producer.send(
-                    self.topic_prefix + row.topic,
-                    _encode(row.payload),
-                    key=row.message_key.encode(),
-                    headers=[(name, str(value).encode()) for name, value in row.headers.items()],
-                )
-                for row in rows
-            ]
+            deliveries = [await self._send(row) for row in rows]
             # Wait for every acknowledgement before marking anything: a failure rolls the claim back.
             await asyncio.gather(*deliveries)
             await connection.execute(MARK_PUBLISHED, {"ids": [row.id for row in rows]})
         self.published_total += len(rows)
         OUTBOX_PUBLISHED.inc(len(rows))
         return len(rows)
+
+    async def _send(self, row: Any) -> Any:
+        headers = {name: str(value) for name, value in row.headers.items()}
+        with span(f"outbox.publish {row.topic}", headers.get(TRACEPARENT), SpanKind.PRODUCER) as publish:
+            headers[TRACEPARENT] = traceparent_of(publish, headers.get(TRACEPARENT))
+            return await self.producer.send(
+                self.topic_prefix + row.topic,
+                _encode(row.payload),
+                key=row.message_key.encode(),
+                headers=[(name, value.encode()) for name, value in headers.items()],
+            )
 
     async def lag(self) -> OutboxLag:
         async with self.engine.connect() as connection:

@@ -11,13 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from dsrs.db.schema import event_outbox
 from dsrs.events.envelope import Envelope
 from dsrs.events.tracing import TRACEPARENT
+from dsrs.monitoring.tracing import span, traceparent_of
 
 
 @dataclass(frozen=True)
 class OutgoingEvent:
     topic: str
     envelope: Envelope
-    traceparent: str
+    # The trace this event continues (None: it starts one); the outbox write span is its child.
+    traceparent: str | None
 
     @property
     def key(self) -> str:
@@ -28,6 +30,12 @@ class OutgoingEvent:
 async def add_events(connection: AsyncConnection, events: Sequence[OutgoingEvent]) -> None:
     if not events:
         return
+    rows = []
+    for event in events:
+        # The outbox write is a hop of the household's trace: the relay and consumers continue from it.
+        with span(f"outbox.write {event.topic}", event.traceparent, household=event.envelope.subject) as write:
+            traceparent = traceparent_of(write, event.traceparent)
+        rows.append((event, traceparent))
     await connection.execute(
         insert(event_outbox),
         [
@@ -38,8 +46,8 @@ async def add_events(connection: AsyncConnection, events: Sequence[OutgoingEvent
                 "event_type": event.envelope.type,
                 "message_key": event.key,
                 "payload": event.envelope.to_document(),
-                "headers": {TRACEPARENT: event.traceparent},
+                "headers": {TRACEPARENT: traceparent},
             }
-            for event in events
+            for event, traceparent in rows
         ],
     )

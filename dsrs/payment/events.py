@@ -9,7 +9,6 @@ from sqlalchemy.engine import Row
 
 from dsrs.db.schema import households, payments
 from dsrs.events.envelope import new_envelope
-from dsrs.events.tracing import child_traceparent
 from dsrs.outbox.writer import OutgoingEvent
 
 
@@ -33,4 +32,4 @@ def payment_event(
         **extra,
     }
     envelope = new_envelope(topic, str(payment.household_id), data, source)
-    return OutgoingEvent(topic, envelope, child_traceparent(traceparent))
+    return OutgoingEvent(topic, envelope, traceparent)

@@ -21,13 +21,17 @@ from prometheus_client import Counter as MetricCounter
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dsrs.db.schema import payments, reconciliation_mismatches, reconciliation_runs
+from dsrs.db.schema import MISMATCH_KINDS, payments, reconciliation_mismatches, reconciliation_runs
 
 STATEMENT_COLUMNS = ("reference", "amount", "currency", "status", "settled_at")
 
 MISMATCHES = MetricCounter(
     "dsrs_reconciliation_mismatches", "Mismatches found between provider statements and payments", ["kind"]
 )
+
+
+for _kind in MISMATCH_KINDS:
+    MISMATCHES.labels(kind=_kind)
 
 
 class InvalidStatement(ValueError):

@@ -17,7 +17,7 @@ from dsrs.db.schema import payments
 from dsrs.events import topics
 from dsrs.events.envelope import InvalidEvent, decode_envelope, new_envelope
 from dsrs.events.incoming import Incoming
-from dsrs.events.tracing import TRACEPARENT, child_traceparent
+from dsrs.events.tracing import TRACEPARENT
 from dsrs.outbox.writer import OutgoingEvent, add_events
 from dsrs.payment.cycle import next_cycle
 from dsrs.rules import Program
@@ -140,4 +140,4 @@ class PaymentScheduler:
             "status": "scheduled",
         }
         envelope = new_envelope(topics.PAYMENT_SCHEDULED, str(approval.household_id), data, self.source)
-        return OutgoingEvent(topics.PAYMENT_SCHEDULED, envelope, child_traceparent(approval.traceparent))
+        return OutgoingEvent(topics.PAYMENT_SCHEDULED, envelope, approval.traceparent)

@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from dsrs.db.schema import households
 from dsrs.events import topics
 from dsrs.events.envelope import new_envelope
-from dsrs.events.tracing import child_traceparent
 from dsrs.outbox.writer import OutgoingEvent, add_events
 from dsrs.registry.household import HouseholdFields
 
@@ -54,7 +53,7 @@ def household_event(recorded: Recorded, fields: HouseholdFields, source: str, tr
     topic = topics.HOUSEHOLD_REGISTERED if recorded.created else topics.HOUSEHOLD_UPDATED
     data = {"household_id": str(recorded.household_id), "version": recorded.version, **fields.eligibility_facts()}
     envelope = new_envelope(topic, str(recorded.household_id), data, source)
-    return OutgoingEvent(topic, envelope, child_traceparent(traceparent))
+    return OutgoingEvent(topic, envelope, traceparent)
 
 
 def _rounds(submissions: Sequence[Submission]) -> list[list[Submission]]:

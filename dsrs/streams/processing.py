@@ -10,13 +10,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Generic, Protocol, TypeVar
 
+from opentelemetry.trace import SpanKind
+
 from dsrs.dlq.publisher import DeadLetterPublisher, Failure
 from dsrs.events.incoming import Incoming
+from dsrs.events.tracing import TRACEPARENT
 from dsrs.monitoring.metrics import AGENT_BATCH_SECONDS, AGENT_EVENTS_FAILED, AGENT_EVENTS_PROCESSED, AGENT_RETRIES
+from dsrs.monitoring.tracing import start_span, traceparent_of
 from dsrs.streams.errors import is_transient
 
 log = logging.getLogger(__name__)
@@ -75,10 +79,24 @@ class BatchProcessor(Generic[T]):
         self.processed = 0
         self.failed = 0
         self.retries = 0
+        # Every series exists from the start, at zero: "no failures" shows as 0, not as no data.
+        for metric in (AGENT_EVENTS_PROCESSED, AGENT_EVENTS_FAILED, AGENT_RETRIES):
+            metric.labels(agent=handler.consumer)
 
     async def process(self, messages: Sequence[Incoming]) -> None:
-        with AGENT_BATCH_SECONDS.labels(agent=self.handler.consumer).time():
-            await self._process(messages)
+        # One span per message, child of the span that published it; the handler then sees this span's
+        # traceparent, so what it emits continues the household's trace from here.
+        spans = [start_span(self.handler.consumer, m.header(TRACEPARENT), SpanKind.CONSUMER) for m in messages]
+        traced = [
+            replace(m, headers={**m.headers, TRACEPARENT: traceparent_of(s, m.header(TRACEPARENT)).encode()})
+            for m, s in zip(messages, spans, strict=True)
+        ]
+        try:
+            with AGENT_BATCH_SECONDS.labels(agent=self.handler.consumer).time():
+                await self._process(traced)
+        finally:
+            for finished in spans:
+                finished.end()
 
     async def _process(self, messages: Sequence[Incoming]) -> None:
         decoded: list[Decoded[T]] = []

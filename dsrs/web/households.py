@@ -10,7 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dsrs.audit.trail import AuditEntry, record
-from dsrs.events.tracing import TRACEPARENT, new_traceparent
+from dsrs.events.tracing import new_traceparent
+from dsrs.monitoring.tracing import current_traceparent
 from dsrs.registry.household import HouseholdFields, InvalidHousehold, parse_household
 from dsrs.registry.queries import PROGRAM_STATUSES, get_household, list_households
 from dsrs.registry.store import (
@@ -45,7 +46,7 @@ async def create(request: Request) -> Response:
     fields = await _fields(request, runtime)
     if isinstance(fields, Response):
         return fields
-    submission = Submission(uuid.uuid4(), fields, request.headers.get(TRACEPARENT) or new_traceparent())
+    submission = Submission(uuid.uuid4(), fields, current_traceparent() or new_traceparent())
     async with runtime.engine.begin() as connection:
         recorded = await create_household(connection, submission, runtime.settings.source_name)
         after = {"id": str(recorded.household_id), "version": recorded.version, **fields.model_dump(mode="json")}
@@ -69,7 +70,7 @@ async def replace(request: Request) -> Response:
     fields = await _fields(request, runtime)
     if isinstance(fields, Response):
         return fields
-    submission = Submission(household_id, fields, request.headers.get(TRACEPARENT) or new_traceparent())
+    submission = Submission(household_id, fields, current_traceparent() or new_traceparent())
     try:
         async with runtime.engine.begin() as connection:
             before = await current_household(connection, household_id)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 
+from opentelemetry.trace import SpanKind
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
+from dsrs.events.tracing import TRACEPARENT
 from dsrs.monitoring.metrics import HTTP_REQUEST_SECONDS
+from dsrs.monitoring.tracing import span
 from dsrs.web.security import Handler
 
 
@@ -23,8 +26,10 @@ def timed(handler: Handler, route: str, method: str) -> Handler:
         started = time.perf_counter()
         status = 500
         try:
-            response = await handler(request)
-            status = response.status_code
+            with span(f"{method} {route}", request.headers.get(TRACEPARENT), SpanKind.SERVER) as server:
+                response = await handler(request)
+                status = response.status_code
+                server.set_attribute("http.status_code", status)
             return response
         finally:
             HTTP_REQUEST_SECONDS.labels(route=route, method=method, status=str(status)).observe(

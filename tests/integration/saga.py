@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 import uuid
@@ -10,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import text
@@ -98,6 +99,12 @@ class SagaWorker:
         token = issue_token(self.settings, list(roles), ttl_seconds=3600, subject=f"test-{roles[0].value}")
         return httpx.AsyncClient(base_url=self.base_url, headers={"Authorization": f"Bearer {token}"})
 
+    def spans(self) -> list[dict[str, Any]]:
+        path = self.extra_env.get("DSRS_TRACING_FILE")
+        if path is None or not Path(path).exists():
+            return []
+        return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
     @property
     def topics(self) -> list[str]:
         return [self.settings.topic(name) for name in CONSUMED_TOPICS]
@@ -142,7 +149,9 @@ def isolated_worker(
     stack.postgres.ensure_database("postgres", database)
     isolated = isolated_settings(settings, with_database(settings, database).database_url, folder / "worker")
     migrations.migrate(isolated)
-    worker = SagaWorker(isolated, folder / "worker.log", extra_env or {})
+    # Spans go to a file the tests can read: the worker is another process, out of an in-memory exporter's reach.
+    tracing = {"DSRS_TRACING": "jsonl", "DSRS_TRACING_FILE": str(folder / "spans.jsonl")}
+    worker = SagaWorker(isolated, folder / "worker.log", {**tracing, **(extra_env or {})})
     worker.start()
     try:
         yield worker

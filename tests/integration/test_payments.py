@@ -20,6 +20,7 @@ from dsrs.auth.roles import Role
 from dsrs.db.schema import households, payments, reconciliation_mismatches, reconciliation_runs
 from dsrs.events import topics
 from dsrs.events.envelope import new_envelope
+from dsrs.monitoring.metrics import EXPOSED
 from dsrs.partner import publish_intake
 from dsrs.payment.reconciliation import render_csv
 from dsrs.rules import active_programs, load_programs
@@ -98,6 +99,58 @@ async def test_every_payment_completes_or_fails_after_its_last_retry(worker: Sag
         summary = (await client.get("/api/v1/analytics/summary")).json()
     assert summary["payments_completed"] == statuses.get("completed", 0)
     assert summary["payments_failed"] == statuses.get("failed", 0)
+
+
+def _samples(exposition: str) -> dict[str, float]:
+    """Metric name with labels -> value, from Prometheus' text format."""
+    samples = {}
+    for line in exposition.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
+
+
+def _total(samples: dict[str, float], name: str, **labels: str) -> float:
+    wanted = [f'{key}="{value}"' for key, value in labels.items()]
+    return sum(
+        value
+        for series, value in samples.items()
+        if series.split("{")[0] == name and all(label in series for label in wanted)
+    )
+
+
+async def test_metrics_show_what_was_processed(worker: SagaWorker, engine: AsyncEngine) -> None:
+    async with worker.client(Role.ADMIN) as admin:
+
+        async def scrape() -> dict[str, float]:
+            return _samples((await admin.get("/metrics")).text)
+
+        statuses = await _statuses(engine)
+        # The state gauges refresh every few seconds: wait until they show the settled run.
+        samples = await eventually(
+            scrape,
+            lambda seen: (
+                _total(seen, "dsrs_payments", status="completed") == statuses.get("completed", 0)
+                and _total(seen, "dsrs_consumer_lag_messages") == 0
+            ),
+        )
+    names = {series.split("{")[0] for series in samples}
+    assert names >= EXPOSED, EXPOSED - names
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT decision, count(*) FROM eligibility_assessments GROUP BY decision")
+        )
+        decisions = {str(decision): int(count) for decision, count in rows}
+    assert _total(samples, "dsrs_eligibility_decisions_total", decision="approved") == decisions["approved"]
+    assert _total(samples, "dsrs_eligibility_decisions_total", decision="denied") == decisions["denied"]
+    assert _total(samples, "dsrs_payments", status="failed") == statuses.get("failed", 0)
+    assert _total(samples, "dsrs_agent_events_processed_total", agent="registry-intake") == 300
+    assert _total(samples, "dsrs_agent_events_failed_total") == 0
+    assert _total(samples, "dsrs_outbox_pending_events") == 0
+    assert _total(samples, "dsrs_consumer_lag_messages") == 0
+    assert _total(samples, "dsrs_outbox_published_events_total") > 0
+    assert _total(samples, "dsrs_http_request_duration_seconds_count", route="/api/v1/analytics/summary") >= 1
 
 
 async def test_officer_actions_follow_the_state_machine(worker: SagaWorker, engine: AsyncEngine) -> None:

@@ -6,6 +6,7 @@ state the previous one left, as a program's registry would.
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from collections import defaultdict
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 from pymongo import AsyncMongoClient
@@ -313,6 +315,7 @@ async def test_personal_data_stays_out_of_logs_and_dead_letter_reasons(
     await settled(saga_engine, worker, households_before, programs)
 
     log = worker.log_path.read_text()
+    spans = json.dumps(worker.spans())
     reasons = [
         value.decode(errors="replace")
         for record in await _dead_letters(saga_settings, HOUSEHOLD_INTAKE)
@@ -322,4 +325,47 @@ async def test_personal_data_stays_out_of_logs_and_dead_letter_reasons(
     assert any("household_size" in reason for reason in reasons), "the invalid ones were dead-lettered"
     for personal in (name, "Zebulon", phone, email):
         assert personal not in log
+        assert personal not in spans
         assert all(personal not in reason for reason in reasons)
+
+
+async def test_one_household_is_one_trace_through_the_saga(
+    worker: SagaWorker, saga_engine: AsyncEngine, programs: int
+) -> None:
+    trace_id, caller_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    poor_family = {
+        **household_fields(random.Random(1), ("R01",)),
+        "household_size": 5,
+        "children_under_5": 2,
+        "children_5_to_17": 2,
+        "elderly_members": 0,
+        "monthly_income": 40.0,
+    }
+    async with worker.client(Role.REGISTRAR) as client:
+        response = await client.post(
+            "/api/v1/households", json=poor_family, headers={"traceparent": f"00-{trace_id}-{caller_span}-01"}
+        )
+    assert response.status_code == 201
+    total = (await _counts(saga_engine))["households"]
+    await settled(saga_engine, worker, total, programs)
+
+    spans = [span for span in worker.spans() if span["trace_id"] == trace_id]
+    names = {span["name"] for span in spans}
+    assert "POST /api/v1/households" in names
+    assert {"eligibility", "payment", "analytics-router", "analytics"} <= names, names
+    assert any(name.startswith("outbox.write registry.household.registered") for name in names)
+    assert any(name.startswith("outbox.publish payment.scheduled") for name in names)
+    # One tree: every span's parent is in the trace, except the root, whose parent is the caller's span.
+    ids = {span["span_id"] for span in spans}
+    assert all(span["parent_id"] in ids | {caller_span} for span in spans)
+    # And no span of that trace carries personal data.
+    assert poor_family["head_of_household_name"] not in json.dumps(spans)
+
+
+async def test_readiness_checks_every_dependency_without_a_token(worker: SagaWorker) -> None:
+    async with httpx.AsyncClient(base_url=worker.base_url) as anonymous:
+        ready = await anonymous.get("/health/ready")
+        live = await anonymous.get("/health/live")
+    assert live.status_code == 200
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"tables": "ok", "postgres": "ok", "kafka": "ok", "mongo": "ok"}
