@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOUSEHOLDS ?= 1000
 
-.PHONY: venv stack stack-down demo test lint typecheck unit integration bench clean
+.PHONY: venv stack stack-down demo test lint typecheck unit integration promtool bench clean
 
 # Reinstalled only when the dependency list changes.
 $(VENV)/.installed: setup.cfg pyproject.toml
@@ -37,7 +37,11 @@ unit: venv
 integration: stack
 	$(BIN)/pytest tests/integration
 
-test: lint typecheck stack
+# promtool checks the alert rules; Debian ships it in the prometheus package (the service is not started).
+promtool:
+	@command -v promtool >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
+
+test: lint typecheck stack promtool
 	$(BIN)/pytest
 
 clean:

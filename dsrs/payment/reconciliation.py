@@ -151,9 +151,13 @@ async def reconcile(connection: AsyncConnection, lines: Sequence[StatementLine],
                 for m in report.mismatches
             ],
         )
+    return report
+
+
+def count_mismatches(report: Report) -> None:
+    """Called once the run is committed, so that a rolled-back and retried run is counted once."""
     for kind, count in report.counts().items():
         MISMATCHES.labels(kind=kind).inc(count)
-    return report
 
 
 async def mismatches(

@@ -12,7 +12,7 @@ from dsrs.db.processed_events import claim_new_events, only_new
 from dsrs.events import topics
 from dsrs.events.envelope import InvalidEvent, decode_envelope
 from dsrs.events.incoming import Incoming
-from dsrs.payment.reconciliation import StatementLine, parse_line, reconcile
+from dsrs.payment.reconciliation import StatementLine, count_mismatches, parse_line, reconcile
 from dsrs.streams.processing import Decoded
 
 
@@ -47,7 +47,10 @@ class StatementHandler:
         )
 
     async def handle(self, batch: Sequence[Decoded[Statement]]) -> None:
+        reports = []
         async with self.engine.begin() as connection:
             new = await claim_new_events(connection, self.consumer, (d.item.event_id for d in batch))
             for statement in only_new((d.item for d in batch), new, lambda item: item.event_id):
-                await reconcile(connection, statement.lines, statement.source, statement.as_of)
+                reports.append(await reconcile(connection, statement.lines, statement.source, statement.as_of))
+        for report in reports:
+            count_mismatches(report)
