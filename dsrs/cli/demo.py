@@ -9,7 +9,6 @@ import signal
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
 from typing import Any
 
 import click
@@ -23,6 +22,7 @@ from dsrs.db.engine import create_engine
 from dsrs.dlq.depth import dead_letter_depths
 from dsrs.events.topics import HOUSEHOLD_INTAKE
 from dsrs.partner import publish_intake
+from dsrs.progress import advancer
 from dsrs.rules import active_programs, load_programs
 from dsrs.saga_status import SagaStatus, saga_status
 from dsrs.settings import Settings, load_settings
@@ -60,13 +60,6 @@ async def _status(settings: Settings) -> SagaStatus:
         await engine.dispose()
 
 
-def _advance(progress: tqdm[Any]) -> Callable[[int], None]:
-    def advance(count: int) -> None:
-        progress.update(count)
-
-    return advance
-
-
 def _get(url: str, token: str) -> Any:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310 - our http:// URL
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
@@ -81,7 +74,7 @@ def _run_saga(settings: Settings, worker: WorkerProcess, households: int) -> Non
     before = asyncio.run(_status(settings))
     intake_topic = settings.topic(HOUSEHOLD_INTAKE)
     with tqdm(total=len(messages), desc="published", unit="household") as progress:
-        asyncio.run(publish_intake(settings.bootstrap_servers, messages, _advance(progress), topic=intake_topic))
+        asyncio.run(publish_intake(settings.bootstrap_servers, messages, advancer(progress), topic=intake_topic))
     expected = before.households + len(valid_ids)
     status = asyncio.run(_wait_until_settled(settings, expected, programs, limit_seconds=600))
     token = issue_token(settings, [Role.AUDITOR], ttl_seconds=8 * 3600, subject="demo-auditor")
