@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 HOUSEHOLDS ?= 1000
+BENCH_HOUSEHOLDS ?= 20000
+BENCH_WORKERS ?= 1
 
 .PHONY: venv stack stack-down demo test lint typecheck unit integration promtool bench clean
 
@@ -43,6 +45,9 @@ promtool:
 
 test: lint typecheck stack promtool
 	$(BIN)/pytest
+
+bench: stack
+	$(BIN)/dsrs bench saga --households $(BENCH_HOUSEHOLDS) --workers $(BENCH_WORKERS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

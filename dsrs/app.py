@@ -29,6 +29,10 @@ def create_app(settings: Settings) -> faust.App:
         topic_replication_factor=1,
         # Effects are deduplicated in PostgreSQL; Faust's exactly-once is not relied upon.
         processing_guarantee="at_least_once",
+        # Shutdown and rebalance do not wait for messages still buffered in an agent's batch: Faust could
+        # wait forever for one that a stopped agent never acknowledges. Not acknowledged means not
+        # committed, so the next owner of the partition processes it (once, by its event id).
+        stream_wait_empty=False,
         consumer_auto_offset_reset="earliest",
         web_bind=settings.web_host,
         web_port=settings.web_port,

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Table, bindparam, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -57,77 +57,54 @@ def _sum_increments(
     return totals, windows
 
 
+def _adding(table: Table, key: tuple[str, ...]) -> Any:
+    """An upsert that adds a row's count and amount to what the table holds."""
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=list(key),
+        set_={"count": table.c.count + statement.excluded.count, "amount": table.c.amount + statement.excluded.amount},
+    )
+
+
+ADD_TOTALS = _adding(analytics_counters, ("program_id", "region", "metric"))
+ADD_WINDOWS = _adding(analytics_windows, ("granularity", "window_start", "program_id", "region", "metric"))
+TOTAL_COLUMNS = ("program_id", "region", "metric", "count", "amount")
+
+
 async def _add(connection: AsyncConnection, facts: Sequence[Fact]) -> None:
     totals, windows = _sum_increments(facts)
+    # Sorted, so that concurrent workers lock rows in the same order and never deadlock.
     if totals:
-        statement = insert(analytics_counters).values(
-            [
-                {"program_id": p, "region": r, "metric": m, "count": c, "amount": a}
-                for (p, r, m), (c, a) in sorted(totals.items())
-            ]
-        )
-        await connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=["program_id", "region", "metric"],
-                set_={
-                    "count": analytics_counters.c.count + statement.excluded.count,
-                    "amount": analytics_counters.c.amount + statement.excluded.amount,
-                },
-            )
-        )
+        rows = [dict(zip(TOTAL_COLUMNS, (*key, *sums), strict=True)) for key, sums in sorted(totals.items())]
+        await connection.execute(ADD_TOTALS, rows)
     if windows:
-        statement = insert(analytics_windows).values(
-            [
-                {
-                    "granularity": g,
-                    "window_start": s,
-                    "program_id": p,
-                    "region": r,
-                    "metric": m,
-                    "count": c,
-                    "amount": a,
-                }
-                for (g, s, p, r, m), (c, a) in sorted(windows.items())
-            ]
-        )
-        await connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=["granularity", "window_start", "program_id", "region", "metric"],
-                set_={
-                    "count": analytics_windows.c.count + statement.excluded.count,
-                    "amount": analytics_windows.c.amount + statement.excluded.amount,
-                },
-            )
-        )
+        rows = [dict(zip(WINDOW_COLUMNS, (*key, *sums), strict=True)) for key, sums in sorted(windows.items())]
+        await connection.execute(ADD_WINDOWS, rows)
+
+
+TOTALS_OF = select(analytics_counters).where(
+    tuple_(analytics_counters.c.program_id, analytics_counters.c.region).in_(bindparam("keys", expanding=True))
+)
+WINDOWS_OF = select(analytics_windows).where(
+    tuple_(
+        analytics_windows.c.granularity,
+        analytics_windows.c.window_start,
+        analytics_windows.c.program_id,
+        analytics_windows.c.region,
+    ).in_(bindparam("keys", expanding=True))
+)
 
 
 async def _snapshot(connection: AsyncConnection, facts: Sequence[Fact]) -> Snapshot:
     keys = sorted({(f.program_id, f.region) for f in facts})
     windows = sorted({(g, window_start(g, f.time), f.program_id, f.region) for f in facts for g in GRANULARITIES})
     snapshot = Snapshot()
-    total_rows = await connection.execute(
-        select(analytics_counters).where(
-            or_(*(and_(analytics_counters.c.program_id == p, analytics_counters.c.region == r) for p, r in keys))
-        )
-    )
+    # Tuple IN with expanding parameters: one cached statement, whatever the batch holds.
+    total_rows = await connection.execute(TOTALS_OF, {"keys": keys})
     for row in total_rows:
         counts = snapshot.totals.setdefault((row.program_id, row.region), {})
         counts[row.metric] = {"count": int(row._mapping["count"]), "amount": str(row.amount)}
-    window_rows = await connection.execute(
-        select(analytics_windows).where(
-            or_(
-                *(
-                    and_(
-                        analytics_windows.c.granularity == g,
-                        analytics_windows.c.window_start == s,
-                        analytics_windows.c.program_id == p,
-                        analytics_windows.c.region == r,
-                    )
-                    for g, s, p, r in windows
-                )
-            )
-        )
-    )
+    window_rows = await connection.execute(WINDOWS_OF, {"keys": windows})
     for row in window_rows:
         by_window = snapshot.windows.setdefault((row.program_id, row.region), {})
         counts = by_window.setdefault((row.granularity, row.window_start), {})

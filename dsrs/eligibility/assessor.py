@@ -22,6 +22,11 @@ from dsrs.outbox.writer import OutgoingEvent, add_events
 from dsrs.rules import Assessment, Program, assess
 from dsrs.streams.processing import Decoded
 
+INSERT_ASSESSMENT = (
+    insert(eligibility_assessments)
+    .on_conflict_do_nothing(constraint="uq_eligibility_assessments_once_per_version")
+    .returning(eligibility_assessments.c.id)
+)
 HOUSEHOLD_EVENTS = (topics.HOUSEHOLD_REGISTERED, topics.HOUSEHOLD_UPDATED)
 
 
@@ -82,12 +87,7 @@ class EligibilityHandler:
             if not rows:
                 return Counter()
             # A re-assessment of the same household version under the same policy adds nothing.
-            inserted = await connection.execute(
-                insert(eligibility_assessments)
-                .values(rows)
-                .on_conflict_do_nothing(constraint="uq_eligibility_assessments_once_per_version")
-                .returning(eligibility_assessments.c.id)
-            )
+            inserted = await connection.execute(INSERT_ASSESSMENT, rows)
             stored = {row.id for row in inserted}
             await add_events(connection, [e for row, e in zip(rows, events, strict=True) if row["id"] in stored])
         return Counter((row["program_id"], row["decision"]) for row in rows if row["id"] in stored)

@@ -61,9 +61,19 @@ class JsonLinesExporter(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
+_recording = False
+
+
+def recording() -> bool:
+    """Whether spans are exported; when not, only the traceparent needs to travel."""
+    return _recording
+
+
 def configure_tracing(exporter: str, service_name: str, otlp_endpoint: str | None, file: Path | None) -> None:
+    global _recording
     if exporter == "off":
         return
+    _recording = True
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
     if exporter == "console":
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))

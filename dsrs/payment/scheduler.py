@@ -24,6 +24,10 @@ from dsrs.rules import Program
 from dsrs.streams.errors import PermanentError
 from dsrs.streams.processing import Decoded
 
+INSERT_PAYMENT = (
+    insert(payments).on_conflict_do_nothing().returning(payments.c.id, payments.c.cycle, payments.c.due_date)
+)
+
 
 @dataclass(frozen=True)
 class Approval:
@@ -95,12 +99,7 @@ class PaymentScheduler:
             if not rows:
                 return
             # A second approval in the same cycle (say, after an update) does not pay twice.
-            inserted = await connection.execute(
-                insert(payments)
-                .values(rows)
-                .on_conflict_do_nothing()
-                .returning(payments.c.id, payments.c.cycle, payments.c.due_date)
-            )
+            inserted = await connection.execute(INSERT_PAYMENT, rows)
             stored = {row.id: row for row in inserted}
             events = [
                 self._event(approval, row["id"], stored[row["id"]].cycle, stored[row["id"]].due_date.isoformat())

@@ -56,6 +56,18 @@ def household_event(recorded: Recorded, fields: HouseholdFields, source: str, tr
     return OutgoingEvent(topic, envelope, traceparent)
 
 
+# One statement for every batch (executemany): a VALUES list built per batch would be compiled anew each time.
+_insert = insert(households)
+UPSERT = _insert.on_conflict_do_update(
+    index_elements=[households.c.id],
+    set_={
+        **{name: _insert.excluded[name] for name in HouseholdFields.model_fields},
+        "version": households.c.version + 1,
+        "updated_at": func.now(),
+    },
+).returning(households.c.id, households.c.version)
+
+
 def _rounds(submissions: Sequence[Submission]) -> list[list[Submission]]:
     """Split into runs in which each household appears once: one INSERT cannot change a row twice."""
     rounds: list[list[Submission]] = [[]]
@@ -76,15 +88,8 @@ async def upsert_households(
     recorded: list[Recorded] = []
     events: list[OutgoingEvent] = []
     for batch in _rounds(submissions):
-        statement = insert(households).values(
-            [{"id": submission.household_id, **_columns(submission.fields)} for submission in batch]
-        )
-        replaced = {name: statement.excluded[name] for name in HouseholdFields.model_fields}
         result = await connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=[households.c.id],
-                set_={**replaced, "version": households.c.version + 1, "updated_at": func.now()},
-            ).returning(households.c.id, households.c.version)
+            UPSERT, [{"id": submission.household_id, **_columns(submission.fields)} for submission in batch]
         )
         versions = {row.id: int(row.version) for row in result}
         for submission in batch:

@@ -1,9 +1,10 @@
 """The KPI tables: running totals and tumbling windows, per program and region.
 
-Both are keyed by "program|region", the key of the analytics topic, and written in the context of
-an event that carried that key, so a key's table partition is always the partition its events
-arrive on. Values are absolute counts copied from PostgreSQL, where they are counted exactly once,
-so writing a value again after a redelivery changes nothing.
+Totals are keyed by "program|region", the key of the analytics topic, and windows by
+"program|region|granularity|start". Both are written in the context of an event that carried that
+program and region, so each key's table partition is always the partition its events arrive on.
+Values are absolute counts copied from PostgreSQL, where they are counted exactly once, so writing
+a value again after a redelivery changes nothing.
 """
 
 from __future__ import annotations
@@ -44,25 +45,21 @@ class AnalyticsTables:
         self.totals[key] = counts
 
     def set_windows(self, key: str, windows: Mapping[str, Counts], now: datetime | None = None) -> None:
-        """Merge windows ("granularity|iso start" -> counts) into the key's value, dropping expired ones."""
+        """Set each window ("granularity|iso start" -> counts) of a program|region; one table key per window,
+        so a write costs the same whatever the table holds. Windows past their retention are not kept."""
         now = now or datetime.now(UTC)
-        merged = {**self.windows[key], **windows}
-        self.windows[key] = {
-            window: counts
-            for window, counts in merged.items()
-            if now - _window_start(window) <= RETENTION[window.split("|", 1)[0]]
-        }
+        for window, counts in windows.items():
+            if now - _window_start(window) <= RETENTION[window.split("|", 1)[0]]:
+                self.windows[f"{key}|{window}"] = counts
 
     def totals_items(self) -> Iterator[tuple[str, Counts]]:
         for key, counts in self.totals.items():
             yield _text(key), counts
 
     def window_rows(self) -> Iterator[WindowRow]:
-        for key, windows in self.windows.items():
-            program_id, region = _text(key).split("|", 1)
-            for window, counts in windows.items():
-                granularity, _ = window.split("|", 1)
-                yield WindowRow(granularity, _window_start(window), program_id, region, counts)
+        for key, counts in self.windows.items():
+            program_id, region, granularity, start = _text(key).split("|", 3)
+            yield WindowRow(granularity, datetime.fromisoformat(start), program_id, region, counts)
 
 
 def _text(key: object) -> str:

@@ -11,11 +11,12 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from dsrs.bench.environment import with_database, worker_env
 from dsrs.db import migrations
 from dsrs.db.engine import create_engine
 from dsrs.settings import Settings, load_settings
@@ -24,23 +25,9 @@ from dsrs.stack.manager import Stack
 pytestmark = pytest.mark.integration
 
 
-def with_database(settings: Settings, database: str) -> Settings:
-    parts = urlsplit(settings.database_url)
-    return settings.model_copy(update={"database_url": urlunsplit(parts._replace(path=f"/{database}"))})
-
-
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a child `dsrs` process use these settings."""
-    return {
-        **os.environ,
-        "DSRS_KAFKA_URL": settings.kafka_url,
-        "DSRS_DATABASE_URL": settings.database_url,
-        "DSRS_MONGO_URL": settings.mongo_url,
-        "DSRS_MONGO_DATABASE": settings.mongo_database,
-        "DSRS_CACHE_DIR": str(settings.cache_dir),
-        "DSRS_WEB_PORT": str(settings.web_port),
-        "DSRS_ENV": settings.env.value,
-    }
+    return {**os.environ, **worker_env(settings)}
 
 
 def run_dsrs(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -19,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dsrs.auth.local import issue_token
 from dsrs.auth.roles import Role
+from dsrs.bench.environment import isolated_settings, worker_env
 from dsrs.db import migrations
 from dsrs.db.engine import create_engine
 from dsrs.events.topics import DEAD_LETTER_TOPICS
@@ -28,42 +28,8 @@ from dsrs.settings import Settings
 from dsrs.stack.manager import Stack
 from dsrs.streams.agents import CONSUMED_TOPICS
 from dsrs.worker_process import WorkerProcess
-from tests.integration.conftest import settings_env, with_database
 
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def isolated_settings(settings: Settings, database_url: str, data_dir: Path) -> Settings:
-    tag = uuid.uuid4().hex[:8]
-    return settings.model_copy(
-        update={
-            "database_url": database_url,
-            "topic_prefix": f"test-{tag}.",
-            "app_id": f"dsrs-test-{tag}",
-            "data_dir": data_dir,
-            "web_port": free_port(),
-            "mongo_database": f"dsrs_test_{tag}",
-            "jwt_secret": f"saga-test-secret-{uuid.uuid4().hex}",
-        }
-    )
-
-
-def worker_env(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
-    return {
-        **(extra or {}),
-        **settings_env(settings),
-        "DSRS_TOPIC_PREFIX": settings.topic_prefix,
-        "DSRS_APP_ID": settings.app_id,
-        "DSRS_DATA_DIR": str(settings.worker_data_dir),
-        "DSRS_WEB_PORT": str(settings.web_port),
-        "DSRS_JWT_SECRET": settings.jwt_secret or "",
-    }
 
 
 @dataclass
@@ -147,7 +113,7 @@ def isolated_worker(
     """A migrated database of its own and a worker on it; both gone afterwards."""
     database = f"dsrs_saga_{uuid.uuid4().hex[:8]}"
     stack.postgres.ensure_database("postgres", database)
-    isolated = isolated_settings(settings, with_database(settings, database).database_url, folder / "worker")
+    isolated = isolated_settings(settings, database, folder / "worker", tag=f"test-{uuid.uuid4().hex[:8]}")
     migrations.migrate(isolated)
     # Spans go to a file the tests can read: the worker is another process, out of an in-memory exporter's reach.
     tracing = {"DSRS_TRACING": "jsonl", "DSRS_TRACING_FILE": str(folder / "spans.jsonl")}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from dsrs.bench.environment import with_database
 from dsrs.settings import Settings
 from dsrs.stack.manager import Stack
-from tests.integration.conftest import run_dsrs, settings_env, with_database
+from tests.integration.conftest import run_dsrs, settings_env
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,125 @@
+"""`dsrs bench saga`: throughput and latency of the saga beside the machine's Kafka and PostgreSQL limits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+import httpx
+from tqdm import tqdm
+
+from dsrs.auth.local import issue_token
+from dsrs.auth.roles import Role
+from dsrs.bench.api import ApiLatency, fill, lookups, pages, sample_ids
+from dsrs.bench.environment import isolated_database, isolated_settings, start_workers, with_database
+from dsrs.bench.saga import Results, kafka_limit, machine, postgres_limit, results_table, run_saga, write_results
+from dsrs.cli.errors import one_line_errors
+from dsrs.db.engine import create_engine
+from dsrs.rules import active_programs, load_programs
+from dsrs.settings import Settings, load_settings
+from dsrs.stack.manager import Stack
+
+RESULTS_DIR = Path("bench/results")
+
+
+async def _measure(settings: Settings, households: int, workers: int, rows_settings: Settings) -> Results:
+    engine = create_engine(settings, pool_size=4)
+    # The PostgreSQL limit writes to a database of its own: its outbox rows must not reach the workers.
+    rows_engine = create_engine(rows_settings, pool_size=2)
+    programs = len(active_programs(load_programs(settings.programs_dir)))
+    try:
+        full = await run_saga(settings, engine, households, programs, seed=1, per_second=None)
+        half_rate = full.households_per_second / 2
+        half = await run_saga(settings, engine, max(1, households // 2), programs, seed=2, per_second=half_rate)
+        kafka = await kafka_limit(settings, households, seed=3)
+        postgres = await postgres_limit(rows_engine, households, programs)
+    finally:
+        await engine.dispose()
+        await rows_engine.dispose()
+    return Results(machine(), households, workers, full, half, kafka, postgres)
+
+
+@contextmanager
+def deployment(name: str, workers: int) -> Iterator[tuple[Stack, Settings]]:
+    """The stack up, a fresh database, topics and consumer group, and `workers` workers on them."""
+    base = load_settings()
+    stack = Stack(base)
+    stack.up(report=lambda line: None)
+    with (
+        tempfile.TemporaryDirectory(prefix=f"dsrs-{name}-") as scratch,
+        isolated_database(stack, base, f"dsrs_{name.replace('-', '_')}") as database,
+    ):
+        folder = Path(scratch)
+        settings = isolated_settings(base, database, folder / "worker-0", tag=f"{name}-{folder.name[-6:]}")
+        running = start_workers(settings, workers, folder, {"DSRS_LOG_LEVEL": "warning"})
+        try:
+            yield stack, settings
+        finally:
+            for worker in running:
+                worker.stop()
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks on the real local stack; figures are printed and written to bench/results/."""
+
+
+@bench.command()
+@click.option("--households", default=20_000, show_default=True, help="Households in the full-speed run.")
+@click.option("--workers", default=1, show_default=True, help="Worker processes in one consumer group.")
+@one_line_errors
+def saga(households: int, workers: int) -> None:
+    """Measure the saga, the Kafka limit and the PostgreSQL limit in one run."""
+    with deployment("bench", workers) as (stack, settings):
+        base = load_settings()
+        with isolated_database(stack, base, "dsrs_bench_rows") as rows_db:
+            results = asyncio.run(_measure(settings, households, workers, with_database(base, rows_db)))
+    click.echo(results_table(results))
+    click.echo(f"figures written to {write_results(results, RESULTS_DIR)}")
+
+
+async def _measure_api(settings: Settings, households: int, requests: int) -> tuple[float, ApiLatency, ApiLatency]:
+    engine = create_engine(settings, pool_size=2)
+    token = issue_token(settings, [Role.REGISTRAR], ttl_seconds=3600, subject="bench")
+    try:
+        with tqdm(total=1, desc=f"writing {households:,} households", leave=False):
+            seconds = await fill(engine, households)
+        ids = await sample_ids(engine, requests)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.web_port}", headers=headers) as client:
+            by_id = await lookups(client, ids, households)
+            by_page = await pages(client, requests, households, random.Random(7))  # noqa: S311
+    finally:
+        await engine.dispose()
+    return seconds, by_id, by_page
+
+
+@bench.command()
+@click.option("--households", default=1_000_000, show_default=True, help="Households in the registry.")
+@click.option("--requests", default=1000, show_default=True, help="Requests of each kind.")
+@one_line_errors
+def api(households: int, requests: int) -> None:
+    """Registry API latency (id lookup, keyset pages) with a large registry."""
+    with deployment("bench-api", 1) as (_, settings):
+        seconds, by_id, by_page = asyncio.run(_measure_api(settings, households, requests))
+    click.echo(f"{households:,} households written in {seconds:.1f}s")
+    for name, latency in (("GET /api/v1/households/{id}", by_id), ("GET /api/v1/households (pages)", by_page)):
+        click.echo(
+            f"{name:<32} {latency.requests} requests: p50 {latency.p50_ms} ms, p95 {latency.p95_ms} ms, "
+            f"p99 {latency.p99_ms} ms"
+        )
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"api-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
+    path.write_text(
+        json.dumps({"fill_seconds": round(seconds, 1), "by_id": asdict(by_id), "pages": asdict(by_page)}, indent=2)
+        + "\n"
+    )
+    click.echo(f"figures written to {path}")
