@@ -56,9 +56,10 @@ def worker_env(settings: Settings, extra: dict[str, str] | None = None) -> dict[
         "DSRS_TOPIC_PREFIX": settings.topic_prefix,
         "DSRS_APP_ID": settings.app_id,
         "DSRS_DATA_DIR": str(settings.worker_data_dir),
-        "DSRS_JWT_SECRET": settings.jwt_secret or "",
         "DSRS_TOPIC_PARTITIONS": str(settings.topic_partitions),
     }
+    if settings.jwt_secret is not None:
+        values["DSRS_JWT_SECRET"] = settings.jwt_secret
     return {**values, **(extra or {})}
 
 
