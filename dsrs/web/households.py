@@ -23,7 +23,7 @@ from dsrs.registry.store import (
     replace_household,
 )
 from dsrs.runtime import Runtime
-from dsrs.web.context import path_id, started_runtime
+from dsrs.web.context import path_id, read_one, started_runtime
 from dsrs.web.responses import ApiResponse, error
 from dsrs.web.security import principal_of
 
@@ -86,15 +86,7 @@ async def replace(request: Request) -> Response:
 
 
 async def read(request: Request) -> Response:
-    runtime = await started_runtime(request)
-    household_id = path_id(request, "household_id")
-    household = None
-    if household_id is not None:
-        async with runtime.engine.connect() as connection:
-            household = await get_household(connection, household_id)
-    if household is None:
-        return error(404, "no such household")
-    return ApiResponse(household)
+    return await read_one(request, "household_id", get_household, "household")
 
 
 async def listing(request: Request) -> Response:

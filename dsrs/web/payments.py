@@ -12,7 +12,7 @@ from dsrs.db.schema import MISMATCH_KINDS, PAYMENT_STATUSES
 from dsrs.payment import actions
 from dsrs.payment.queries import PaymentFilter, get_payment, list_payments
 from dsrs.payment.reconciliation import mismatches
-from dsrs.web.context import path_id, started_runtime
+from dsrs.web.context import path_id, read_one, started_runtime
 from dsrs.web.params import QueryErrors
 from dsrs.web.responses import ApiResponse, error
 from dsrs.web.security import principal_of
@@ -38,13 +38,7 @@ async def listing(request: Request) -> Response:
 
 
 async def read(request: Request) -> Response:
-    runtime = await started_runtime(request)
-    payment_id = path_id(request, "payment_id")
-    payment = None
-    if payment_id is not None:
-        async with runtime.engine.connect() as connection:
-            payment = await get_payment(connection, payment_id)
-    return ApiResponse(payment) if payment is not None else error(404, "no such payment")
+    return await read_one(request, "payment_id", get_payment, "payment")
 
 
 async def _act(request: Request, action: str) -> Response:
