@@ -13,11 +13,10 @@ from sqlalchemy import Table, bindparam, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from dsrs.analytics.facts import Fact, fact_of
+from dsrs.analytics.facts import Fact, decode_fact
 from dsrs.analytics.windows import GRANULARITIES, window_start
 from dsrs.db.processed_events import claim_new_events, only_new
 from dsrs.db.schema import analytics_counters, analytics_windows
-from dsrs.events.envelope import decode_envelope
 from dsrs.events.incoming import Incoming
 from dsrs.streams.processing import Decoded
 
@@ -120,7 +119,7 @@ class AnalyticsCounter:
         self.mirror = mirror
 
     def decode(self, message: Incoming) -> Fact:
-        return fact_of(decode_envelope(message.value))
+        return decode_fact(message)
 
     async def handle(self, batch: Sequence[Decoded[Fact]]) -> None:
         facts = [d.item for d in batch]

@@ -10,8 +10,7 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
-from dsrs.analytics.facts import Fact, fact_of
-from dsrs.events.envelope import decode_envelope
+from dsrs.analytics.facts import Fact, decode_fact
 from dsrs.events.incoming import Incoming
 from dsrs.streams.processing import Decoded
 
@@ -24,7 +23,7 @@ class AnalyticsRouter:
         self.target_topic = target_topic
 
     def decode(self, message: Incoming) -> Fact:
-        return fact_of(decode_envelope(message.value))
+        return decode_fact(message)
 
     async def handle(self, batch: Sequence[Decoded[Fact]]) -> None:
         deliveries = [

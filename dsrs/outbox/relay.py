@@ -52,7 +52,6 @@ LAG = text(
     "SELECT count(*) AS pending, EXTRACT(EPOCH FROM now() - min(created_at)) AS oldest_age "
     "FROM event_outbox WHERE published_at IS NULL"
 )
-PURGE = text("DELETE FROM event_outbox WHERE published_at < now() - make_interval(hours => :hours)")
 
 
 @dataclass(frozen=True)
@@ -72,7 +71,6 @@ class OutboxRelay:
         producer: AIOKafkaProducer,
         aggregates_per_batch: int = 500,
         idle_poll_seconds: float = 0.5,
-        retention_hours: int = 72,
         topic_prefix: str = "",
     ) -> None:
         self.topic_prefix = topic_prefix
@@ -80,7 +78,6 @@ class OutboxRelay:
         self.producer = producer
         self.aggregates_per_batch = aggregates_per_batch
         self.idle_poll_seconds = idle_poll_seconds
-        self.retention_hours = retention_hours
         self.published_total = 0
         self._wake = asyncio.Event()
 
@@ -117,11 +114,6 @@ class OutboxRelay:
         async with self.engine.connect() as connection:
             row = (await connection.execute(LAG)).one()
         return OutboxLag(int(row.pending), float(row.oldest_age or 0.0))
-
-    async def purge_published(self) -> int:
-        async with self.engine.begin() as connection:
-            result = await connection.execute(PURGE, {"hours": self.retention_hours})
-        return int(getattr(result, "rowcount", 0) or 0)
 
     async def run(self, stopping: asyncio.Event, on_error_backoff: float = 1.0) -> None:
         """Relay until `stopping` is set; failures are logged and retried, never fatal."""
