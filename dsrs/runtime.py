@@ -43,6 +43,9 @@ from dsrs.transport_security import kafka_client_options
 
 log = logging.getLogger(__name__)
 
+# How stale the Mongo rollups may be: they are written at most this often, once per key.
+ROLLUP_SECONDS = 0.5
+
 
 class Runtime:
     def __init__(self, settings: Settings, tables: AnalyticsTables) -> None:
@@ -59,6 +62,7 @@ class Runtime:
         self.relay: OutboxRelay
         self.provider: SimulatedProvider
         self.dispatcher: PaymentDispatcher
+        self.rollups: MongoRollups
 
     @property
     def started(self) -> bool:
@@ -95,6 +99,7 @@ class Runtime:
         self.producer = producer
         self.engine = create_engine(settings)
         self.mongo = AsyncMongoClient(settings.mongo_url, serverSelectionTimeoutMS=10_000, tz_aware=True)
+        self.rollups = MongoRollups(self.mongo, settings.mongo_database)
         self.dead_letters = DeadLetterPublisher(producer)
         self.relay = OutboxRelay(self.engine, producer, topic_prefix=settings.topic_prefix)
         self.provider = SimulatedProvider(
@@ -142,15 +147,18 @@ class Runtime:
         return AnalyticsRouter(self.producer, self.settings.topic(ANALYTICS_BY_PROGRAM_REGION))
 
     def analytics_counter(self) -> AnalyticsCounter:
-        rollups = MongoRollups(self.mongo, self.settings.mongo_database)
-        return AnalyticsCounter(self.engine, KpiMirror(self.tables, rollups))
+        return AnalyticsCounter(self.engine, KpiMirror(self.tables, self.rollups))
 
 
 async def run_until_stopped(
-    name: str, step: Callable[[], Awaitable[int]], stopping: asyncio.Event, idle_seconds: float = 0.5
+    name: str,
+    step: Callable[[], Awaitable[int]],
+    stopping: asyncio.Event,
+    idle_seconds: float = 0.5,
+    busy_seconds: float = 0.0,
 ) -> None:
-    """Call `step` again at once while it finds work, after `idle_seconds` when it finds none, and after a
-    growing pause when it fails: a background duty of the worker never dies of one failure."""
+    """Call `step` again after `busy_seconds` while it finds work, after `idle_seconds` when it finds none,
+    and after a growing pause when it fails: a background duty of the worker never dies of one failure."""
     failures = 0
     while not stopping.is_set():
         try:
@@ -164,6 +172,9 @@ async def run_until_stopped(
             done = 0
         if done == 0:
             pause = idle_seconds if failures == 0 else min(30.0, idle_seconds * 2**failures)
+        else:
+            pause = busy_seconds
+        if pause > 0:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(pause):
                     await stopping.wait()
@@ -185,6 +196,14 @@ class RuntimeService(Service):
         self._stopping.set()
 
     async def on_shutdown(self) -> None:
+        if self.runtime.started:
+            # What the last batches counted reaches the rollups before the worker goes; if the store is
+            # down, the values reach it with the next batch of the same keys (PostgreSQL has them all).
+            try:
+                await self.runtime.rollups.flush()
+            except Exception as error:
+                unwritten = self.runtime.rollups.pending
+                log.warning("kpi rollups: %s at shutdown; %d keys not written", type(error).__name__, unwritten)
         await self.runtime.stop()
 
     @Service.task
@@ -201,6 +220,13 @@ class RuntimeService(Service):
     async def _report_settlements(self) -> None:
         await self.runtime.start()
         await run_until_stopped("simulated provider", self.runtime.report_settlements, self._stopping)
+
+    @Service.task
+    async def _flush_rollups(self) -> None:
+        await self.runtime.start()
+        await run_until_stopped(
+            "kpi rollups", self.runtime.rollups.flush, self._stopping, ROLLUP_SECONDS, busy_seconds=ROLLUP_SECONDS
+        )
 
     @Service.task
     async def _collect_gauges(self) -> None:

@@ -13,7 +13,8 @@ from sqlalchemy import Table, bindparam, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from dsrs.analytics.facts import Fact, decode_fact
+from dsrs.analytics.bundle import decode_bundle
+from dsrs.analytics.facts import Fact
 from dsrs.analytics.windows import GRANULARITIES, window_start
 from dsrs.db.processed_events import claim_new_events, only_new
 from dsrs.db.schema import analytics_counters, analytics_windows
@@ -118,15 +119,15 @@ class AnalyticsCounter:
         self.engine = engine
         self.mirror = mirror
 
-    def decode(self, message: Incoming) -> Fact:
-        return decode_fact(message)
+    def decode(self, message: Incoming) -> list[Fact]:
+        return decode_bundle(message.value)
 
-    async def handle(self, batch: Sequence[Decoded[Fact]]) -> None:
-        facts = [d.item for d in batch]
+    async def handle(self, batch: Sequence[Decoded[list[Fact]]]) -> None:
+        facts = [fact for decoded in batch for fact in decoded.item]
         async with self.engine.begin() as connection:
             new = await claim_new_events(connection, self.consumer, (f.event_id for f in facts))
             await _add(connection, only_new(facts, new, lambda fact: fact.event_id))
             snapshot = await _snapshot(connection, facts)
-        snapshot.origins = {(d.item.program_id, d.item.region): d.message.origin for d in batch}
+        snapshot.origins = {(f.program_id, f.region): d.message.origin for d in batch for f in d.item}
         # After the commit: the mirrors take absolute values, so repeating this after a failure is harmless.
         await self.mirror.apply(snapshot)

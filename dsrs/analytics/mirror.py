@@ -1,4 +1,4 @@
-"""Copies a batch's new KPI values into the worker's tables and into the Mongo rollups."""
+"""Copies a batch's new KPI values into the worker's tables, and hands them to the Mongo rollups."""
 
 from __future__ import annotations
 
@@ -22,4 +22,6 @@ class KpiMirror:
             windows = {window_key(granularity, start): counts for (granularity, start), counts in by_window.items()}
             with event_context(snapshot.origins.get((program_id, region))):
                 self.tables.set_windows(partition_key(program_id, region), windows)
-        await self.rollups.apply(snapshot)
+        # The tables are written within the batch, in its events' partitions; the rollups coalesce and
+        # are flushed by the runtime.
+        self.rollups.apply(snapshot)

@@ -59,12 +59,21 @@ def new_envelope(event_type: str, subject: str, data: dict[str, Any], source: st
 
 def decode_envelope(raw: bytes | None) -> Envelope:
     """Parse and check an event from the wire; anything off is an InvalidEvent saying what."""
+    return envelope_of(parse_json(raw))
+
+
+def parse_json(raw: bytes | None) -> Any:
+    """A message value as JSON; an InvalidEvent saying why when it is not."""
     if raw is None:
         raise InvalidEvent("message has no value")
     try:
-        document = json.loads(raw)
+        return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InvalidEvent(f"value is not JSON: {error.msg if hasattr(error, 'msg') else error}") from None
+
+
+def envelope_of(document: Any) -> Envelope:
+    """Check an already parsed event; anything off is an InvalidEvent saying what."""
     if not isinstance(document, dict):
         raise InvalidEvent("value is not a JSON object")
     unknown = sorted(set(document) - set(ENVELOPE_FIELDS))

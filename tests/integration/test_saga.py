@@ -33,7 +33,7 @@ from dsrs.rules import active_programs, load_programs
 from dsrs.settings import Settings
 from dsrs.stack.manager import Stack
 from dsrs.synthetic import IntakeMessage, household_fields, intake_message, synthetic_intake
-from tests.integration.saga import SagaWorker, assert_saga_consistent, isolated_worker, settled
+from tests.integration.saga import SagaWorker, assert_saga_consistent, eventually, isolated_worker, settled
 
 pytestmark = pytest.mark.integration
 
@@ -176,7 +176,8 @@ async def test_households_in_through_intake_and_api(
     summary = await _summary(worker)
     expected = await _postgres_kpis(saga_engine)
     assert {k: summary[k] for k in ("assessed", "approved", "denied", "payments_scheduled")} == expected
-    assert await _mongo_kpis(saga_settings) == expected
+    # The rollups are written a moment after the counts: they coalesce.
+    assert await eventually(lambda: _mongo_kpis(saga_settings), lambda kpis: kpis == expected) == expected
 
 
 async def test_redelivered_intake_changes_nothing(
