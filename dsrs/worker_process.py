@@ -31,6 +31,12 @@ class WorkerProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise WorkerFailed("the worker was not started")
+        return self.process.pid
+
+    @property
     def base_url(self) -> str:
         return f"http://{self.settings.web_host}:{self.settings.web_port}"
 

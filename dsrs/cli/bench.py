@@ -7,6 +7,7 @@ import json
 import random
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -20,35 +21,71 @@ from dsrs.auth.local import issue_token
 from dsrs.auth.roles import Role
 from dsrs.bench.api import ApiLatency, fill, lookups, pages, sample_ids
 from dsrs.bench.environment import isolated_database, isolated_settings, start_workers, with_database
-from dsrs.bench.saga import Results, kafka_limit, machine, postgres_limit, results_table, run_saga, write_results
+from dsrs.bench.memory import MemoryWatch, memory_profile
+from dsrs.bench.saga import (
+    Results,
+    faust_dispatch_limit,
+    kafka_limit,
+    machine,
+    postgres_limit,
+    results_table,
+    run_saga,
+    write_results,
+)
 from dsrs.cli.errors import one_line_errors
 from dsrs.db.engine import create_engine
 from dsrs.rules import active_programs, load_programs
 from dsrs.settings import Settings, load_settings
 from dsrs.stack.manager import Stack
+from dsrs.worker_process import WorkerProcess
 
 RESULTS_DIR = Path("bench/results")
 
 
-async def _measure(settings: Settings, households: int, workers: int, rows_settings: Settings) -> Results:
+async def _measure(settings: Settings, worker: WorkerProcess, households: int, workers: int, rows: Settings) -> Results:
     engine = create_engine(settings, pool_size=4)
     # The PostgreSQL limit writes to a database of its own: its outbox rows must not reach the workers.
-    rows_engine = create_engine(rows_settings, pool_size=2)
+    rows_engine = create_engine(rows, pool_size=2)
     programs = len(active_programs(load_programs(settings.programs_dir)))
+    admin = issue_token(settings, [Role.ADMIN], ttl_seconds=24 * 3600, subject="bench")
+    watch = MemoryWatch(worker.pid, worker.base_url, admin)
+    watching = asyncio.Event()
+    sampling = asyncio.create_task(watch.run(watching))
     try:
         full = await run_saga(settings, engine, households, programs, seed=1, per_second=None)
         half_rate = full.households_per_second / 2
-        half = await run_saga(settings, engine, max(1, households // 2), programs, seed=2, per_second=half_rate)
-        kafka = await kafka_limit(settings, households, seed=3)
+        half_households = max(1, households // 2)
+        half = await run_saga(settings, engine, half_households, programs, seed=2, per_second=half_rate)
+        watching.set()
+        await sampling
+        kafka_topic = settings.topic(f"bench.kafka-limit.{uuid.uuid4().hex[:6]}")
+        kafka = await kafka_limit(settings, kafka_topic, households, seed=3)
+        with tempfile.TemporaryDirectory(prefix="dsrs-dispatch-") as scratch:
+            dispatch = await asyncio.to_thread(faust_dispatch_limit, settings, kafka_topic, households, Path(scratch))
         postgres = await postgres_limit(rows_engine, households, programs)
     finally:
+        watching.set()
         await engine.dispose()
         await rows_engine.dispose()
-    return Results(machine(), households, workers, full, half, kafka, postgres)
+    agent_messages = watch.samples[-1].events / (households + half_households) if watch.samples else float("nan")
+    return Results(
+        machine(),
+        households,
+        workers,
+        full,
+        half,
+        kafka,
+        postgres,
+        memory_profile(watch.samples),
+        dispatch["messages_per_second"],
+        dispatch["cpu_microseconds_per_message"],
+        round(agent_messages, 2),
+        watch.samples,
+    )
 
 
 @contextmanager
-def deployment(name: str, workers: int) -> Iterator[tuple[Stack, Settings]]:
+def deployment(name: str, workers: int) -> Iterator[tuple[Stack, Settings, list[WorkerProcess]]]:
     """The stack up, a fresh database, topics and consumer group, and `workers` workers on them."""
     base = load_settings()
     stack = Stack(base)
@@ -61,7 +98,7 @@ def deployment(name: str, workers: int) -> Iterator[tuple[Stack, Settings]]:
         settings = isolated_settings(base, database, folder / "worker-0", tag=f"{name}-{folder.name[-6:]}")
         running = start_workers(settings, workers, folder, {"DSRS_LOG_LEVEL": "warning"})
         try:
-            yield stack, settings
+            yield stack, settings, running
         finally:
             for worker in running:
                 worker.stop()
@@ -78,10 +115,11 @@ def bench() -> None:
 @one_line_errors
 def saga(households: int, workers: int) -> None:
     """Measure the saga, the Kafka limit and the PostgreSQL limit in one run."""
-    with deployment("bench", workers) as (stack, settings):
+    with deployment("bench", workers) as (stack, settings, running):
         base = load_settings()
         with isolated_database(stack, base, "dsrs_bench_rows") as rows_db:
-            results = asyncio.run(_measure(settings, households, workers, with_database(base, rows_db)))
+            rows = with_database(base, rows_db)
+            results = asyncio.run(_measure(settings, running[0], households, workers, rows))
     click.echo(results_table(results))
     click.echo(f"figures written to {write_results(results, RESULTS_DIR)}")
 
@@ -108,7 +146,7 @@ async def _measure_api(settings: Settings, households: int, requests: int) -> tu
 @one_line_errors
 def api(households: int, requests: int) -> None:
     """Registry API latency (id lookup, keyset pages) with a large registry."""
-    with deployment("bench-api", 1) as (_, settings):
+    with deployment("bench-api", 1) as (_, settings, _workers):
         seconds, by_id, by_page = asyncio.run(_measure_api(settings, households, requests))
     click.echo(f"{households:,} households written in {seconds:.1f}s")
     for name, latency in (("GET /api/v1/households/{id}", by_id), ("GET /api/v1/households (pages)", by_page)):
