@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from dsrs.analytics.counter import AnalyticsCounter
 from dsrs.analytics.mirror import KpiMirror
 from dsrs.analytics.rollups import MongoRollups
-from dsrs.analytics.router import AnalyticsRouter
 from dsrs.db.engine import create_engine
 from dsrs.dlq.publisher import DeadLetterPublisher
 from dsrs.eligibility.assessor import EligibilityHandler
@@ -102,7 +101,12 @@ class Runtime:
         self.mongo = AsyncMongoClient(settings.mongo_url, serverSelectionTimeoutMS=10_000, tz_aware=True)
         self.rollups = MongoRollups(self.mongo, settings.mongo_database)
         self.dead_letters = DeadLetterPublisher(producer)
-        self.relay = OutboxRelay(self.engine, producer, topic_prefix=settings.topic_prefix)
+        self.relay = OutboxRelay(
+            self.engine,
+            producer,
+            topic_prefix=settings.topic_prefix,
+            analytics_topic=settings.topic(ANALYTICS_BY_PROGRAM_REGION),
+        )
         self.provider = SimulatedProvider(
             self.engine, settings.provider_latency_seconds, settings.provider_failure_rate
         )
@@ -143,9 +147,6 @@ class Runtime:
 
     async def report_settlements(self) -> int:
         return await self.provider.report_due(self.producer, self.settings.topic(PROVIDER_SETTLEMENT))
-
-    def analytics_router(self) -> AnalyticsRouter:
-        return AnalyticsRouter(self.producer, self.settings.topic(ANALYTICS_BY_PROGRAM_REGION))
 
     def analytics_counter(self) -> AnalyticsCounter:
         return AnalyticsCounter(self.engine, KpiMirror(self.tables, self.rollups))

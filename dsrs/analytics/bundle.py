@@ -1,16 +1,58 @@
-"""The analytics topic's message: the KPI events of one program and region, as a JSON array of envelopes."""
+"""The analytics topic's message: the KPI events of one program and region, as a JSON array of envelopes.
+
+The outbox relay writes them: as it publishes a batch of events, the ones analytics counts also go,
+grouped by program and region, to the analytics topic, keyed so that one partition owns every count
+of a program and region. Under load that is one message per program and region per relay batch,
+not one per event, and no agent has to read every KPI event only to forward it. Publishing a bundle
+again (the relay crashed before marking its rows) is harmless: the counter deduplicates each event
+by its id, in whatever bundles it arrives.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from dsrs.analytics.facts import Fact, fact_of
+from dsrs.analytics.facts import COUNTED_EVENT_TYPES, Fact, fact_of, partition_key
 from dsrs.events.envelope import InvalidEvent, envelope_of, parse_json
 
 
-def encode_bundle(events: Sequence[bytes | None]) -> bytes:
+@dataclass(frozen=True)
+class Outgoing:
+    """An event as the relay publishes it: the envelope document, its bytes and its headers."""
+
+    document: Mapping[str, Any]
+    value: bytes
+    headers: Sequence[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class Bundle:
+    key: bytes
+    value: bytes
+    headers: Sequence[tuple[str, bytes]]
+
+
+def bundles(events: Iterable[Outgoing]) -> list[Bundle]:
+    """The counted events among `events`, one bundle per program and region; each bundle continues the
+    trace of its first event."""
+    by_key: dict[str, list[Outgoing]] = {}
+    for event in events:
+        if event.document.get("type") not in COUNTED_EVENT_TYPES:
+            continue
+        data = event.document.get("data") or {}
+        key = partition_key(str(data.get("program_id")), str(data.get("region")))
+        by_key.setdefault(key, []).append(event)
+    return [
+        Bundle(key.encode(), encode_bundle([e.value for e in grouped]), grouped[0].headers)
+        for key, grouped in by_key.items()
+    ]
+
+
+def encode_bundle(events: Sequence[bytes]) -> bytes:
     # The envelopes are already JSON: joined as they are, not parsed and written again.
-    return b"[" + b",".join(event or b"null" for event in events) + b"]"
+    return b"[" + b",".join(events) + b"]"
 
 
 def decode_bundle(raw: bytes | None) -> list[Fact]:

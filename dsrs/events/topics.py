@@ -18,6 +18,7 @@ PROVIDER_SETTLEMENT = "payment.provider.settlement"
 PROVIDER_STATEMENT = "payment.provider.statement"
 # Analytics counts are kept per program and region; this internal topic is keyed that way so that
 # every count of one program and region is owned by one partition, and so by one table partition.
+# The outbox relay writes it (bundles of KPI events, see dsrs.analytics.bundle).
 ANALYTICS_BY_PROGRAM_REGION = "dsrs.analytics.by-program-region"
 
 SAGA_TOPICS = (

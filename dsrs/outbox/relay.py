@@ -1,5 +1,8 @@
 """The outbox relay: publishes committed events to Kafka in order per household, then marks them published.
 
+The events analytics counts also go, bundled per program and region, to the analytics topic
+(see dsrs.analytics.bundle); they are marked published only when both are acknowledged.
+
 It claims whole aggregates: the oldest pending event of each household is locked with
 FOR UPDATE SKIP LOCKED, and that household's pending events go out in id order. Another relay
 skips a household whose oldest event is locked, so several workers can relay at once without
@@ -21,6 +24,7 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from dsrs.analytics.bundle import Outgoing, bundles
 from dsrs.events.tracing import TRACEPARENT
 from dsrs.monitoring.metrics import OUTBOX_PUBLISHED
 from dsrs.monitoring.tracing import span, traceparent_of
@@ -72,8 +76,10 @@ class OutboxRelay:
         aggregates_per_batch: int = 500,
         idle_poll_seconds: float = 0.5,
         topic_prefix: str = "",
+        analytics_topic: str | None = None,
     ) -> None:
         self.topic_prefix = topic_prefix
+        self.analytics_topic = analytics_topic
         self.engine = engine
         self.producer = producer
         self.aggregates_per_batch = aggregates_per_batch
@@ -91,7 +97,13 @@ class OutboxRelay:
             rows = (await connection.execute(CLAIM, {"aggregates": self.aggregates_per_batch})).all()
             if not rows:
                 return 0
-            deliveries = [await self._send(row) for row in rows]
+            published = [await self._publish(row) for row in rows]
+            deliveries = [delivery for _, delivery in published]
+            if self.analytics_topic is not None:
+                deliveries += [
+                    await self.producer.send(self.analytics_topic, b.value, key=b.key, headers=list(b.headers))
+                    for b in bundles(event for event, _ in published)
+                ]
             # Wait for every acknowledgement before marking anything: a failure rolls the claim back.
             await asyncio.gather(*deliveries)
             await connection.execute(MARK_PUBLISHED, {"ids": [row.id for row in rows]})
@@ -99,16 +111,15 @@ class OutboxRelay:
         OUTBOX_PUBLISHED.inc(len(rows))
         return len(rows)
 
-    async def _send(self, row: Any) -> Any:
+    async def _publish(self, row: Any) -> tuple[Outgoing, Any]:
         headers = {name: str(value) for name, value in row.headers.items()}
         with span(f"outbox.publish {row.topic}", headers.get(TRACEPARENT), SpanKind.PRODUCER) as publish:
             headers[TRACEPARENT] = traceparent_of(publish, headers.get(TRACEPARENT))
-            return await self.producer.send(
-                self.topic_prefix + row.topic,
-                _encode(row.payload),
-                key=row.message_key.encode(),
-                headers=[(name, value.encode()) for name, value in headers.items()],
+            event = Outgoing(row.payload, _encode(row.payload), [(k, v.encode()) for k, v in headers.items()])
+            delivery = await self.producer.send(
+                self.topic_prefix + row.topic, event.value, key=row.message_key.encode(), headers=list(event.headers)
             )
+        return event, delivery
 
     async def lag(self) -> OutboxLag:
         async with self.engine.connect() as connection:

@@ -22,14 +22,6 @@ from dsrs.streams.processing import BatchProcessor, Handler
 
 BATCH_SIZE = 500
 BATCH_WITHIN_SECONDS = 0.05
-ANALYTICS_SOURCES = (
-    topics.ASSESSED_APPROVED,
-    topics.ASSESSED_DENIED,
-    topics.PAYMENT_SCHEDULED,
-    topics.PAYMENT_COMPLETED,
-    topics.PAYMENT_FAILED,
-    topics.PAYMENT_CANCELLED,
-)
 
 
 def incoming(event: Any) -> Incoming:
@@ -85,7 +77,6 @@ AGENTS = (
     AgentSpec("payment", (topics.ASSESSED_APPROVED,), Runtime.payment),
     AgentSpec("payment-settlement", (topics.PROVIDER_SETTLEMENT,), Runtime.settlement),
     AgentSpec("payment-statement", (topics.PROVIDER_STATEMENT,), Runtime.statements),
-    AgentSpec("analytics-router", ANALYTICS_SOURCES, Runtime.analytics_router),
     AgentSpec("analytics", (topics.ANALYTICS_BY_PROGRAM_REGION,), Runtime.analytics_counter),
 )
 CONSUMED_TOPICS = tuple(dict.fromkeys(topic for agent in AGENTS for topic in agent.topics))

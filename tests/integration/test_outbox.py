@@ -14,7 +14,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from dsrs.analytics.bundle import decode_bundle
 from dsrs.events.envelope import new_envelope
+from dsrs.events.topics import ASSESSED_APPROVED as APPROVED
+from dsrs.events.topics import HOUSEHOLD_REGISTERED as REGISTERED
 from dsrs.events.tracing import new_traceparent
 from dsrs.outbox.relay import OutboxRelay
 from dsrs.outbox.writer import OutgoingEvent, add_events
@@ -85,3 +88,44 @@ async def test_two_relays_publish_each_event_once_in_household_order(
     assert set(sequences) == set(households)
     for household in households:
         assert sequences[household] == list(range(EVENTS_EACH)), household
+
+
+async def test_the_relay_bundles_counted_events_per_program_and_region_onto_the_analytics_topic(
+    engine: AsyncEngine, settings: Settings, producer: AIOKafkaProducer
+) -> None:
+    prefix = f"test-outbox-{uuid.uuid4().hex[:8]}."
+    analytics = prefix + "analytics"
+    async with engine.begin() as connection:
+        await connection.execute(text("UPDATE event_outbox SET published_at = now() WHERE published_at IS NULL"))
+    placed = [("cash", "R01"), ("cash", "R01"), ("cash", "R02"), ("child", "R01")]
+    counted = [
+        new_envelope(APPROVED, str(uuid.uuid4()), {"program_id": program, "region": region}, "test")
+        for program, region in placed
+    ]
+    not_counted = new_envelope(REGISTERED, str(uuid.uuid4()), {"region": "R01"}, "test")
+    async with engine.begin() as connection:
+        await add_events(connection, [OutgoingEvent(e.type, e, new_traceparent()) for e in [*counted, not_counted]])
+
+    relay = OutboxRelay(engine, producer, topic_prefix=prefix, analytics_topic=analytics)
+    while await relay.publish_batch():
+        pass
+
+    consumer = AIOKafkaConsumer(analytics, bootstrap_servers=settings.bootstrap_servers, auto_offset_reset="earliest")
+    await consumer.start()
+    bundled: dict[str, list[str]] = defaultdict(list)
+    try:
+        while sum(len(ids) for ids in bundled.values()) < len(counted):
+            batch = await consumer.getmany(timeout_ms=10_000)
+            assert batch, f"only {dict(bundled)} arrived"
+            for records in batch.values():
+                for record in records:
+                    assert record.key is not None
+                    bundled[record.key.decode()] += [fact.event_id for fact in decode_bundle(record.value)]
+                    assert dict(record.headers)["traceparent"].startswith(b"00-")
+    finally:
+        await consumer.stop()
+    ids = {e.event_id: (e.data["program_id"], e.data["region"]) for e in counted}
+    assert dict(bundled) == {
+        f"{program}|{region}": [i for i, place in ids.items() if place == (program, region)]
+        for program, region in set(placed)
+    }

@@ -353,7 +353,7 @@ async def test_one_household_is_one_trace_through_the_saga(
     spans = [span for span in worker.spans() if span["trace_id"] == trace_id]
     names = {span["name"] for span in spans}
     assert "POST /api/v1/households" in names
-    assert {"eligibility", "payment", "analytics-router", "analytics"} <= names, names
+    assert {"eligibility", "payment", "analytics"} <= names, names
     assert any(name.startswith("outbox.write registry.household.registered") for name in names)
     assert any(name.startswith("outbox.publish payment.scheduled") for name in names)
     # One tree: every span's parent is in the trace, except the root, whose parent is the caller's span.

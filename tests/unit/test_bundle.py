@@ -1,6 +1,6 @@
 import pytest
 
-from dsrs.analytics.bundle import decode_bundle, encode_bundle
+from dsrs.analytics.bundle import Outgoing, bundles, decode_bundle, encode_bundle
 from dsrs.events.envelope import InvalidEvent, new_envelope
 
 
@@ -36,3 +36,29 @@ def test_one_event_analytics_does_not_count_refuses_the_bundle() -> None:
     sent = new_envelope("payment.sent", "h", {"program_id": "cash", "region": "R01"}, "t").to_wire()
     with pytest.raises(InvalidEvent, match="does not count"):
         decode_bundle(encode_bundle([_approval("h1"), sent]))
+
+
+def _outgoing(event_type: str, program: str, region: str) -> Outgoing:
+    envelope = new_envelope(event_type, "h", {"program_id": program, "region": region}, "t")
+    return Outgoing(envelope.to_document(), envelope.to_wire(), [("traceparent", envelope.event_id.encode())])
+
+
+def test_counted_events_are_bundled_per_program_and_region_in_order_and_the_rest_left_out() -> None:
+    events = [
+        _outgoing("eligibility.assessed.approved", "cash", "R01"),
+        _outgoing("registry.household.registered", "cash", "R01"),
+        _outgoing("payment.scheduled", "child", "R02"),
+        _outgoing("eligibility.assessed.denied", "cash", "R01"),
+    ]
+    made = bundles(events)
+    assert [b.key for b in made] == [b"cash|R01", b"child|R02"]
+    assert [[f.event_id for f in decode_bundle(b.value)] for b in made] == [
+        [events[0].document["event_id"], events[3].document["event_id"]],
+        [events[2].document["event_id"]],
+    ]
+    # A bundle carries its first event's headers, and so continues that event's trace.
+    assert made[0].headers == events[0].headers
+
+
+def test_a_batch_without_counted_events_makes_no_bundle() -> None:
+    assert bundles([_outgoing("registry.household.registered", "cash", "R01")]) == []
