@@ -114,3 +114,16 @@ def start_span(name: str, parent: str | None, kind: SpanKind = SpanKind.INTERNAL
 def span(name: str, parent: str | None, kind: SpanKind = SpanKind.INTERNAL, **attributes: Any) -> Iterator[Span]:
     with tracer.start_as_current_span(name, context=_context_of(parent), kind=kind, attributes=attributes or None) as s:
         yield s
+
+
+@contextmanager
+def hop(name: str, parent: str | None, kind: SpanKind = SpanKind.INTERNAL, **attributes: Any) -> Iterator[str]:
+    """One hop of a household's trace, yielding the traceparent the next hop continues from.
+
+    With tracing off no span object is made, since they cost more than a hop's own work under load
+    (a sixth of the worker's CPU in a profile); the trace id still travels on, with a new span id."""
+    if not _recording:
+        yield child_traceparent(parent)
+        return
+    with span(name, parent, kind, **attributes) as current:
+        yield traceparent_of(current, parent)

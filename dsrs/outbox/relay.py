@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from dsrs.analytics.bundle import Outgoing, bundles
 from dsrs.events.tracing import TRACEPARENT
 from dsrs.monitoring.metrics import OUTBOX_PUBLISHED
-from dsrs.monitoring.tracing import span, traceparent_of
+from dsrs.monitoring.tracing import hop
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +113,8 @@ class OutboxRelay:
 
     async def _publish(self, row: Any) -> tuple[Outgoing, Any]:
         headers = {name: str(value) for name, value in row.headers.items()}
-        with span(f"outbox.publish {row.topic}", headers.get(TRACEPARENT), SpanKind.PRODUCER) as publish:
-            headers[TRACEPARENT] = traceparent_of(publish, headers.get(TRACEPARENT))
+        with hop(f"outbox.publish {row.topic}", headers.get(TRACEPARENT), SpanKind.PRODUCER) as traceparent:
+            headers[TRACEPARENT] = traceparent
             event = Outgoing(row.payload, _encode(row.payload), [(k, v.encode()) for k, v in headers.items()])
             delivery = await self.producer.send(
                 self.topic_prefix + row.topic, event.value, key=row.message_key.encode(), headers=list(event.headers)

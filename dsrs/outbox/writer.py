@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from dsrs.db.schema import event_outbox
 from dsrs.events.envelope import Envelope
 from dsrs.events.tracing import TRACEPARENT
-from dsrs.monitoring.tracing import span, traceparent_of
+from dsrs.monitoring.tracing import hop
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,8 @@ async def add_events(connection: AsyncConnection, events: Sequence[OutgoingEvent
     rows = []
     for event in events:
         # The outbox write is a hop of the household's trace: the relay and consumers continue from it.
-        with span(f"outbox.write {event.topic}", event.traceparent, household=event.envelope.subject) as write:
-            traceparent = traceparent_of(write, event.traceparent)
-        rows.append((event, traceparent))
+        with hop(f"outbox.write {event.topic}", event.traceparent, household=event.envelope.subject) as traceparent:
+            rows.append((event, traceparent))
     await connection.execute(
         insert(event_outbox),
         [

@@ -21,7 +21,11 @@ from dsrs.runtime import Runtime
 from dsrs.streams.processing import BatchProcessor, Handler
 
 BATCH_SIZE = 500
+# How long a stage on a household's way to its payment waits to fill a batch: small, it is latency.
 BATCH_WITHIN_SECONDS = 0.05
+# Analytics is off that path, and each of its batches writes every key it touched (PostgreSQL, table
+# changelogs): under light load, batching for longer cuts that work by the ratio of the two windows.
+ANALYTICS_WITHIN_SECONDS = 1.0
 
 
 def incoming(event: Any) -> Incoming:
@@ -40,7 +44,12 @@ def incoming(event: Any) -> Incoming:
 
 
 def _register(
-    app: faust.App, runtime: Runtime, name: str, topic_names: tuple[str, ...], handler: Callable[[], Handler[Any]]
+    app: faust.App,
+    runtime: Runtime,
+    name: str,
+    topic_names: tuple[str, ...],
+    handler: Callable[[], Handler[Any]],
+    within_seconds: float,
 ) -> None:
     names = [runtime.settings.topic(name) for name in topic_names]
     channel = app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
@@ -49,7 +58,7 @@ def _register(
         await runtime.start()
         processor: BatchProcessor[Any] = BatchProcessor(handler(), runtime.dead_letters)
         # StreamT does not declare take_events; every Faust stream has it.
-        batches = cast(faust.Stream[Any], stream).take_events(BATCH_SIZE, within=BATCH_WITHIN_SECONDS)
+        batches = cast(faust.Stream[Any], stream).take_events(BATCH_SIZE, within=within_seconds)
         async for events in batches:
             work = asyncio.ensure_future(processor.process([incoming(event) for event in events]))
             try:
@@ -69,6 +78,7 @@ class AgentSpec:
     name: str
     topics: tuple[str, ...]
     handler: Callable[[Runtime], Handler[Any]]
+    within_seconds: float = BATCH_WITHIN_SECONDS
 
 
 AGENTS = (
@@ -77,11 +87,11 @@ AGENTS = (
     AgentSpec("payment", (topics.ASSESSED_APPROVED,), Runtime.payment),
     AgentSpec("payment-settlement", (topics.PROVIDER_SETTLEMENT,), Runtime.settlement),
     AgentSpec("payment-statement", (topics.PROVIDER_STATEMENT,), Runtime.statements),
-    AgentSpec("analytics", (topics.ANALYTICS_BY_PROGRAM_REGION,), Runtime.analytics_counter),
+    AgentSpec("analytics", (topics.ANALYTICS_BY_PROGRAM_REGION,), Runtime.analytics_counter, ANALYTICS_WITHIN_SECONDS),
 )
 CONSUMED_TOPICS = tuple(dict.fromkeys(topic for agent in AGENTS for topic in agent.topics))
 
 
 def register_agents(app: faust.App, runtime: Runtime) -> None:
     for agent in AGENTS:
-        _register(app, runtime, agent.name, agent.topics, partial(agent.handler, runtime))
+        _register(app, runtime, agent.name, agent.topics, partial(agent.handler, runtime), agent.within_seconds)
