@@ -10,9 +10,8 @@ by its id, in whatever bundles it arrives.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from dsrs.analytics.facts import COUNTED_EVENT_TYPES, Fact, fact_of, partition_key
 from dsrs.events.envelope import InvalidEvent, envelope_of, parse_json
@@ -20,9 +19,11 @@ from dsrs.events.envelope import InvalidEvent, envelope_of, parse_json
 
 @dataclass(frozen=True)
 class Outgoing:
-    """An event as the relay publishes it: the envelope document, its bytes and its headers."""
+    """An event as the relay publishes it: its type, where it counts, its bytes and its headers."""
 
-    document: Mapping[str, Any]
+    event_type: str
+    program_id: str | None
+    region: str | None
     value: bytes
     headers: Sequence[tuple[str, bytes]]
 
@@ -39,11 +40,9 @@ def bundles(events: Iterable[Outgoing]) -> list[Bundle]:
     trace of its first event."""
     by_key: dict[str, list[Outgoing]] = {}
     for event in events:
-        if event.document.get("type") not in COUNTED_EVENT_TYPES:
-            continue
-        data = event.document.get("data") or {}
-        key = partition_key(str(data.get("program_id")), str(data.get("region")))
-        by_key.setdefault(key, []).append(event)
+        if event.event_type in COUNTED_EVENT_TYPES:
+            key = partition_key(str(event.program_id), str(event.region))
+            by_key.setdefault(key, []).append(event)
     return [
         Bundle(key.encode(), encode_bundle([e.value for e in grouped]), grouped[0].headers)
         for key, grouped in by_key.items()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -45,7 +44,11 @@ CLAIM = text(
         LIMIT :aggregates
         FOR UPDATE SKIP LOCKED
     )
-    SELECT id, topic, message_key, payload, headers
+    SELECT id, topic, message_key, headers, event_type,
+           -- As PostgreSQL's text: decoding the JSON only to encode it again cost a sixth of the relay.
+           payload::text AS payload_text,
+           payload->'data'->>'program_id' AS program_id,
+           payload->'data'->>'region' AS region
     FROM event_outbox
     WHERE published_at IS NULL AND aggregate_id IN (SELECT aggregate_id FROM heads)
     ORDER BY id
@@ -62,10 +65,6 @@ LAG = text(
 class OutboxLag:
     pending: int
     oldest_pending_age_seconds: float
-
-
-def _encode(payload: Any) -> bytes:
-    return json.dumps(payload, separators=(",", ":")).encode()
 
 
 class OutboxRelay:
@@ -115,7 +114,13 @@ class OutboxRelay:
         headers = {name: str(value) for name, value in row.headers.items()}
         with hop(f"outbox.publish {row.topic}", headers.get(TRACEPARENT), SpanKind.PRODUCER) as traceparent:
             headers[TRACEPARENT] = traceparent
-            event = Outgoing(row.payload, _encode(row.payload), [(k, v.encode()) for k, v in headers.items()])
+            event = Outgoing(
+                row.event_type,
+                row.program_id,
+                row.region,
+                row.payload_text.encode(),
+                [(name, value.encode()) for name, value in headers.items()],
+            )
             delivery = await self.producer.send(
                 self.topic_prefix + row.topic, event.value, key=row.message_key.encode(), headers=list(event.headers)
             )
