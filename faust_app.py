@@ -54,6 +54,11 @@ app: faust.App = create_app(settings)
 def main() -> None:
     if "worker" in sys.argv[1:]:
         _refuse_outdated_database(settings)
+        # Faust runs its Kafka consumer in a thread of its own. While the event loop's thread is busy,
+        # that thread waits up to the switch interval (5 ms) for the GIL at every step of a fetch, so
+        # under moderate load messages reached the agents 1 to 2 s after they were written. Handing
+        # the GIL over every 0.5 ms cut that to about 0.3 s (measured at 237 households/s offered).
+        sys.setswitchinterval(0.0005)
     from faust.cli.faust import cli
 
     register(cli)
