@@ -51,6 +51,11 @@ def create_app(settings: Settings) -> faust.App:
         # committed, so the next owner of the partition processes it (once, by its event id).
         stream_wait_empty=False,
         consumer_auto_offset_reset="earliest",
+        # Faust's defaults prefetch up to 4 MiB per partition and buffer 4,096 events per stream: with a
+        # backlog, the worker grew from 187 to 331 MiB over 460,000 events. Smaller buffers kept it at
+        # about 226 MiB from 90,000 events on, and batches of 500 still fill.
+        consumer_max_fetch_size=256 * 1024,
+        stream_buffer_maxsize=1000,
         web_bind=settings.web_host,
         web_port=settings.web_port,
         autodiscover=False,
