@@ -97,6 +97,8 @@ event_outbox = Table(
         postgresql_where=text("published_at IS NULL"),
     ),
     Index("ix_event_outbox_pending_created", "created_at", postgresql_where=text("published_at IS NULL")),
+    # The relay takes pending events oldest first: by id, over the pending rows only (see migration 0005).
+    Index("ix_event_outbox_pending_id", "id", postgresql_where=text("published_at IS NULL")),
 )
 
 processed_events = Table(
