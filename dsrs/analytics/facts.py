@@ -7,8 +7,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from dsrs.events import topics
-from dsrs.events.envelope import Envelope, InvalidEvent, decode_envelope
-from dsrs.events.incoming import Incoming
+from dsrs.events.envelope import Envelope, InvalidEvent
 
 METRICS = (
     "assessed",
@@ -72,8 +71,3 @@ def fact_of(envelope: Envelope) -> Fact:
         counts = ()
     increments = tuple(Increment(metric, amount if with_amount else Decimal(0)) for metric, with_amount in counts)
     return Fact(envelope.event_id, program_id, region, envelope.time, increments)
-
-
-def decode_fact(message: Incoming) -> Fact:
-    """The fact a consumed KPI event adds; InvalidEvent if it is not one."""
-    return fact_of(decode_envelope(message.value))

@@ -125,9 +125,9 @@ async def _wait_settled(
     with tqdm(total=households_in_intake, desc="taken in", unit="household", leave=False) as progress:
         while True:
             lag = await consumer_lag(settings.bootstrap_servers, settings.app_id, consumed)
-            intake_depth = (await topic_depths(settings.bootstrap_servers, [intake])).get(intake, 0)
             behind = sum(lag.values())
-            progress.n = intake_depth - sum(n for tp, n in lag.items() if tp.topic == intake)
+            # Every intake message is on the broker by now: what is not behind has been taken in.
+            progress.n = households_in_intake - sum(n for tp, n in lag.items() if tp.topic == intake)
             progress.refresh()
             if behind == 0 and (await saga_status(engine)).settled(households, programs):
                 return
