@@ -57,7 +57,7 @@ async def test_two_relays_publish_each_event_once_in_household_order(
                 ],
             )
 
-    relays = [OutboxRelay(engine, producer, aggregates_per_batch=7, topic_prefix=prefix) for _ in range(2)]
+    relays = [OutboxRelay(engine, producer, events_per_batch=7, topic_prefix=prefix) for _ in range(2)]
     while True:
         published = await asyncio.gather(*(relay.publish_batch() for relay in relays))
         if sum(published) == 0:
@@ -88,6 +88,41 @@ async def test_two_relays_publish_each_event_once_in_household_order(
     assert set(sequences) == set(households)
     for household in households:
         assert sequences[household] == list(range(EVENTS_EACH)), household
+
+
+async def test_a_relay_pages_past_the_aggregates_another_relay_holds(
+    engine: AsyncEngine, settings: Settings, producer: AIOKafkaProducer
+) -> None:
+    prefix = f"test-outbox-{uuid.uuid4().hex[:8]}."
+    async with engine.begin() as connection:
+        await connection.execute(text("UPDATE event_outbox SET published_at = now() WHERE published_at IS NULL"))
+    households = [str(uuid.uuid4()) for _ in range(6)]
+    for sequence in range(2):
+        async with engine.begin() as connection:
+            await add_events(
+                connection,
+                [
+                    OutgoingEvent("outbox.test", new_envelope("test", h, {"sequence": sequence}, "test"), None)
+                    for h in households
+                ],
+            )
+    holder = OutboxRelay(engine, producer, events_per_batch=4, topic_prefix=prefix)
+    other = OutboxRelay(engine, producer, events_per_batch=4, topic_prefix=prefix)
+    async with engine.begin() as held:
+        # The first page holds the heads of four households; the holder locks them and keeps them.
+        claimed = await holder._claim(held)
+        held_households = {row.aggregate_id for row in claimed}
+        assert held_households == set(households[:4])
+        published = await other.publish_batch()
+        async with engine.connect() as connection:
+            pending = await connection.execute(
+                text("SELECT aggregate_id, count(*) FROM event_outbox WHERE published_at IS NULL GROUP BY 1")
+            )
+            still_pending = {household: count for household, count in pending}
+    # The other relay paged on to the two free households and published their first events: the
+    # oldest of each that its page held. The held households' events all wait for their holder.
+    assert published == 2
+    assert still_pending == {**{household: 2 for household in households[:4]}, **{h: 1 for h in households[4:]}}
 
 
 async def test_the_relay_bundles_counted_events_per_program_and_region_onto_the_analytics_topic(
