@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from dsrs.db.bulk import arrays, insert_arrays
 from dsrs.db.processed_events import claim_new_events, only_new
 from dsrs.db.schema import DECISIONS, eligibility_assessments
 from dsrs.events import topics
@@ -22,8 +22,20 @@ from dsrs.outbox.writer import OutgoingEvent, add_events
 from dsrs.rules import Assessment, Program, assess
 from dsrs.streams.processing import Decoded
 
+ASSESSMENT_COLUMNS = (
+    "id",
+    "household_id",
+    "household_version",
+    "program_id",
+    "policy_version",
+    "decision",
+    "score",
+    "benefit_amount",
+    "rule_results",
+    "source_event_id",
+)
 INSERT_ASSESSMENT = (
-    insert(eligibility_assessments)
+    insert_arrays(eligibility_assessments, ASSESSMENT_COLUMNS)
     .on_conflict_do_nothing(constraint="uq_eligibility_assessments_once_per_version")
     .returning(eligibility_assessments.c.id)
 )
@@ -87,7 +99,8 @@ class EligibilityHandler:
             if not rows:
                 return Counter()
             # A re-assessment of the same household version under the same policy adds nothing.
-            inserted = await connection.execute(INSERT_ASSESSMENT, rows)
+            columns = arrays(eligibility_assessments, rows, ASSESSMENT_COLUMNS)
+            inserted = await connection.execute(INSERT_ASSESSMENT, columns)
             stored = {row.id for row in inserted}
             await add_events(connection, [e for row, e in zip(rows, events, strict=True) if row["id"] in stored])
         return Counter((row["program_id"], row["decision"]) for row in rows if row["id"] in stored)

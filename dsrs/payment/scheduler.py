@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from dsrs.db.bulk import arrays, insert_arrays
 from dsrs.db.processed_events import claim_new_events, only_new
 from dsrs.db.schema import payments
 from dsrs.events import topics
@@ -24,8 +24,23 @@ from dsrs.rules import Program
 from dsrs.streams.errors import PermanentError
 from dsrs.streams.processing import Decoded
 
+PAYMENT_COLUMNS = (
+    "id",
+    "household_id",
+    "assessment_id",
+    "program_id",
+    "cycle",
+    "amount",
+    "currency",
+    "due_date",
+    "settle_by",
+    "max_attempts",
+    "idempotency_key",
+)
 INSERT_PAYMENT = (
-    insert(payments).on_conflict_do_nothing().returning(payments.c.id, payments.c.cycle, payments.c.due_date)
+    insert_arrays(payments, PAYMENT_COLUMNS)
+    .on_conflict_do_nothing()
+    .returning(payments.c.id, payments.c.cycle, payments.c.due_date)
 )
 
 
@@ -99,7 +114,7 @@ class PaymentScheduler:
             if not rows:
                 return
             # A second approval in the same cycle (say, after an update) does not pay twice.
-            inserted = await connection.execute(INSERT_PAYMENT, rows)
+            inserted = await connection.execute(INSERT_PAYMENT, arrays(payments, rows, PAYMENT_COLUMNS))
             stored = {row.id: row for row in inserted}
             events = [
                 self._event(approval, row["id"], stored[row["id"]].cycle, stored[row["id"]].due_date.isoformat())

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dsrs.db.bulk import arrays, insert_arrays
 from dsrs.db.schema import households
 from dsrs.events import topics
 from dsrs.events.envelope import new_envelope
@@ -56,8 +57,8 @@ def household_event(recorded: Recorded, fields: HouseholdFields, source: str, tr
     return OutgoingEvent(topic, envelope, traceparent)
 
 
-# One statement for every batch (executemany): a VALUES list built per batch would be compiled anew each time.
-_insert = insert(households)
+HOUSEHOLD_COLUMNS = ("id", *HouseholdFields.model_fields)
+_insert = insert_arrays(households, HOUSEHOLD_COLUMNS)
 UPSERT = _insert.on_conflict_do_update(
     index_elements=[households.c.id],
     set_={
@@ -88,9 +89,8 @@ async def upsert_households(
     recorded: list[Recorded] = []
     events: list[OutgoingEvent] = []
     for batch in _rounds(submissions):
-        result = await connection.execute(
-            UPSERT, [{"id": submission.household_id, **_columns(submission.fields)} for submission in batch]
-        )
+        rows = [{"id": submission.household_id, **_columns(submission.fields)} for submission in batch]
+        result = await connection.execute(UPSERT, arrays(households, rows, HOUSEHOLD_COLUMNS))
         versions = {row.id: int(row.version) for row in result}
         for submission in batch:
             version = versions[submission.household_id]
