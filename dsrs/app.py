@@ -56,6 +56,11 @@ def create_app(settings: Settings) -> faust.App:
         # about 226 MiB from 90,000 events on, and batches of 500 still fill.
         consumer_max_fetch_size=256 * 1024,
         stream_buffer_maxsize=1000,
+        # The group's assignment covers only topics that exist when it is made, and the consumer looks
+        # for new ones when its metadata expires (5 minutes by default). On a fresh deployment the saga's
+        # topics are created as the worker starts, often just after that first assignment: no agent got
+        # a partition for five minutes. Refreshed every 10 s, the worker rebalances onto them at once.
+        consumer_metadata_max_age_ms=10_000,
         web_bind=settings.web_host,
         web_port=settings.web_port,
         autodiscover=False,
