@@ -89,15 +89,8 @@ event_outbox = Table(
     Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("published_at", DateTime(timezone=True)),
-    # The relay looks for the oldest pending event of each aggregate; only pending rows matter.
-    Index(
-        "ix_event_outbox_pending_aggregate",
-        "aggregate_id",
-        "id",
-        postgresql_where=text("published_at IS NULL"),
-    ),
     Index("ix_event_outbox_pending_created", "created_at", postgresql_where=text("published_at IS NULL")),
-    # The relay takes pending events oldest first: by id, over the pending rows only (see migration 0005).
+    # The relay reads pending events oldest first, by id, over the pending rows only (migrations 0005, 0006).
     Index("ix_event_outbox_pending_id", "id", postgresql_where=text("published_at IS NULL")),
 )
 
