@@ -5,7 +5,7 @@ the same machine, measured in the same run.
    first intake message to the last `payment.scheduled`, and end-to-end latency (intake time to the
    household's last `payment.scheduled`) at full speed and at a fixed offered load of half of that;
 2. the Kafka limit: the same messages produced and consumed back with aiokafka;
-3. the PostgreSQL limit: the same rows per household written with batched transactions.
+3. the PostgreSQL limit: the same rows per household written with batched transactions, as arrays.
 """
 
 from __future__ import annotations
@@ -27,10 +27,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+from sqlalchemy import JSON
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tqdm import tqdm
 
 from dsrs.bench.memory import MemoryProfile, MemorySample
+from dsrs.db.schema import metadata
 from dsrs.events import topics
 from dsrs.kafka_lag import consumer_lag, topic_depths
 from dsrs.partner import publish_intake
@@ -285,15 +288,25 @@ def _rows(household_id: uuid.UUID, programs: int) -> dict[str, list[dict[str, An
     }
 
 
-def _insert(table: str, columns: Sequence[str]) -> str:
-    values = ", ".join(f"${number}" for number in range(1, len(columns) + 1))
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})"
+def _insert_unnested(table: str, columns: Sequence[str], dialect: Dialect) -> str:
+    """One INSERT for any number of rows, each column an array, as the saga writes (dsrs/db/bulk.py)."""
+    types = {column.name: column.type for column in metadata.tables[table].columns}
+    parameters = [f"${number}::{_carried_as(types[name], dialect)}[]" for number, name in enumerate(columns, start=1)]
+    values = ", ".join(f"{name}::jsonb" if isinstance(types[name], JSON) else name for name in columns)
+    names = ", ".join(columns)
+    return f"INSERT INTO {table} ({names}) SELECT {values} FROM unnest({', '.join(parameters)}) AS rows ({names})"
+
+
+def _carried_as(column_type: Any, dialect: Dialect) -> str:
+    # JSON goes as text and is cast in the statement, as in dsrs/db/bulk.py.
+    return "text" if isinstance(column_type, JSON) else str(column_type.compile(dialect=dialect))
 
 
 async def postgres_limit(engine: AsyncEngine, households: int, programs: int) -> float:
     """Households per second for writing their rows with asyncpg, in transactions of POSTGRES_BATCH households.
 
-    asyncpg directly, with one pipelined `executemany` per table: the database's limit, not an ORM's."""
+    asyncpg directly, one statement per table and transaction with every column as an array (as the
+    saga writes them): the database's limit, not an ORM's."""
     tables = ("households", "event_outbox", "processed_events", "eligibility_assessments", "payments")
     batches = []
     for offset in range(0, households, POSTGRES_BATCH):
@@ -301,17 +314,19 @@ async def postgres_limit(engine: AsyncEngine, households: int, programs: int) ->
         for _ in range(min(POSTGRES_BATCH, households - offset)):
             for name, rows in _rows(uuid.uuid4(), programs).items():
                 batch[name].extend(rows)
-        batches.append(batch)
+        batches.append(
+            {name: ({column: [row[column] for row in rows] for column in rows[0]}) for name, rows in batch.items()}
+        )
+    statements = {name: _insert_unnested(name, list(batches[0][name]), engine.dialect) for name in tables}
     async with engine.connect() as connection:
         raw = (await connection.get_raw_connection()).driver_connection
         assert raw is not None
         # Rows are built before the clock starts: the limit is the database's, not Python's.
         started = time.perf_counter()
-        for batch in batches:
+        for columns_of in batches:
             async with raw.transaction():
                 for name in tables:
-                    columns = list(batch[name][0])
-                    await raw.executemany(_insert(name, columns), [tuple(row.values()) for row in batch[name]])
+                    await raw.execute(statements[name], *columns_of[name].values())
         seconds = time.perf_counter() - started
     return round(households / seconds, 1)
 
