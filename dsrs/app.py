@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import faust
 from faust.contrib.asgi import serve_asgi
@@ -15,17 +16,21 @@ from dsrs.monitoring.tracing import configure_tracing
 from dsrs.runtime import Runtime, RuntimeService
 from dsrs.settings import Settings
 from dsrs.streams.agents import CONSUMED_TOPICS, register_agents
+from dsrs.streams.batching import SagaStream
 from dsrs.tables.analytics import AnalyticsTables
 from dsrs.transport_security import faust_broker_credentials
 from dsrs.web.app import create_web_app
 
 
 class SagaApp(faust.App):
-    """A Faust app without Faust's in-process Monitor sensor.
+    """A Faust app whose streams batch by backlog (SagaStream), without Faust's Monitor sensor.
 
     The Monitor keeps statistics for Faust's own web pages, which this worker does not serve (its
     metrics are Prometheus'); it runs on every message, about a seventh of an agent's dispatch cost.
     """
+
+    def __init__(self, id: str, **options: Any) -> None:
+        super().__init__(id, **{"Stream": SagaStream, **options})
 
     def on_init_dependencies(self) -> Iterable[ServiceT]:
         dependencies = super().on_init_dependencies()

@@ -17,12 +17,13 @@ import signal
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from faust.types import StreamT
 
 from dsrs.app import SagaApp
 from dsrs.streams.agents import BATCH_SIZE, BATCH_WITHIN_SECONDS
+from dsrs.streams.batching import SagaStream
 
 COUNT = int(os.environ.get("DSRS_DISPATCH_COUNT", "0"))
 RESULT = Path(os.environ.get("DSRS_DISPATCH_RESULT", "dispatch.json"))
@@ -50,18 +51,21 @@ source = app.topic(
 @app.agent(source, concurrency=1)
 async def count(stream: StreamT[Any]) -> None:
     seen = 0
+    batch_sizes: list[int] = []
     started = cpu_started = 0.0
-    async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_SECONDS):  # type: ignore[attr-defined]
+    async for events in cast(SagaStream, stream).take_waiting(BATCH_SIZE, within=BATCH_WITHIN_SECONDS):
         if seen == 0:
             # From the first batch: group join and assignment are not dispatch.
             started, cpu_started = time.perf_counter(), time.process_time()
         seen += len(events)
+        batch_sizes.append(len(events))
         if seen >= COUNT:
             seconds = time.perf_counter() - started
             result = {
                 "messages": seen,
                 "messages_per_second": round(seen / seconds, 1),
                 "cpu_microseconds_per_message": round(1e6 * (time.process_time() - cpu_started) / seen, 1),
+                "batch_sizes": batch_sizes,
             }
             await asyncio.to_thread(RESULT.write_text, json.dumps(result))
             os.kill(os.getpid(), signal.SIGTERM)

@@ -18,6 +18,7 @@ from faust.types import StreamT
 from dsrs.events import topics
 from dsrs.events.incoming import Incoming
 from dsrs.runtime import Runtime
+from dsrs.streams.batching import SagaStream
 from dsrs.streams.processing import BatchProcessor, Handler
 
 BATCH_SIZE = 500
@@ -57,8 +58,8 @@ def _register(
     async def consume(stream: StreamT[Any]) -> None:
         await runtime.start()
         processor: BatchProcessor[Any] = BatchProcessor(handler(), runtime.dead_letters)
-        # StreamT does not declare take_events; every Faust stream has it.
-        batches = cast(faust.Stream[Any], stream).take_events(BATCH_SIZE, within=within_seconds)
+        # The app's Stream class is SagaStream (see SagaApp); StreamT does not say so.
+        batches = cast(SagaStream, stream).take_waiting(BATCH_SIZE, within=within_seconds)
         async for events in batches:
             work = asyncio.ensure_future(processor.process([incoming(event) for event in events]))
             try:

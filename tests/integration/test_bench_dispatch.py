@@ -1,0 +1,33 @@
+"""The do-nothing agent of the dispatch benchmark, on the real broker: a waiting backlog comes in full batches."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import pytest
+
+from dsrs.bench.saga import faust_dispatch_limit
+from dsrs.partner import publish_intake
+from dsrs.settings import Settings
+from dsrs.stack.manager import Stack
+from dsrs.streams.agents import BATCH_SIZE
+from dsrs.synthetic import synthetic_intake
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_waiting_backlog_is_taken_in_full_batches(stack: Stack, settings: Settings, tmp_path: Path) -> None:
+    # Two full batches and a rest, all on the broker before the agent starts.
+    count = 2 * BATCH_SIZE + 200
+    topic = settings.topic(f"test.dispatch.{uuid.uuid4().hex[:6]}")
+    messages = list(synthetic_intake(count, settings.regions, seed=5, update_share=0, invalid_share=0))
+    asyncio.run(publish_intake(settings.bootstrap_servers, messages, topic=topic))
+
+    figures = faust_dispatch_limit(settings, topic, count, tmp_path)
+
+    assert sum(figures["batch_sizes"]) == count
+    # A batch does not stop filling at its window while its partitions hold more.
+    assert figures["batch_sizes"][:2] == [BATCH_SIZE, BATCH_SIZE]
+    assert figures["messages_per_second"] > 0
