@@ -23,7 +23,7 @@ from faust.types import TP, ChannelT, EventT
 from mode.utils.futures import notify
 
 # How much longer a batch may keep filling while its stream is behind.
-BACKLOG_WAIT_SECONDS = 1.0
+BACKLOG_WAIT_SECONDS = 0.25
 # While filling behind a backlog, how often to look whether the batch is full or caught up.
 TOP_UP_SECONDS = 0.005
 
