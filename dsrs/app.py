@@ -10,6 +10,7 @@ from faust.contrib.asgi import serve_asgi
 from mode import ServiceT
 
 from dsrs.auth.local import verifier_for
+from dsrs.monitoring.heap import measure_gc_pauses
 from dsrs.monitoring.logs import logging_config
 from dsrs.monitoring.scrubbing import install_scrubbing
 from dsrs.monitoring.tracing import configure_tracing
@@ -41,6 +42,7 @@ class SagaApp(faust.App):
 
 def create_app(settings: Settings) -> faust.App:
     install_scrubbing()
+    measure_gc_pauses()
     configure_tracing(settings.tracing, settings.app_id, settings.tracing_otlp_endpoint, settings.tracing_file)
     app = SagaApp(
         settings.app_id,

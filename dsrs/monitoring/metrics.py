@@ -26,6 +26,12 @@ OUTBOX_PUBLISHED = Counter("dsrs_outbox_published_events", "Outbox events publis
 CONSUMER_LAG = Gauge("dsrs_consumer_lag_messages", "High watermark minus committed offset", ["topic", "partition"])
 DLQ_DEPTH = Gauge("dsrs_dlq_depth_messages", "Messages held in a dead-letter topic", ["topic"])
 RECONCILIATION_MISMATCHES = MISMATCHES
+GC_PAUSE_SECONDS = Histogram(
+    "dsrs_gc_pause_seconds",
+    "Pauses of Python's cyclic garbage collector, the event loop stopped",
+    ["generation"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
 
 # The names as Prometheus shows them (counters gain _total, histograms _bucket/_sum/_count).
 EXPOSED = {
@@ -38,6 +44,9 @@ EXPOSED = {
     "dsrs_agent_events_processed_total",
     "dsrs_agent_events_failed_total",
     "dsrs_agent_retries_total",
+    "dsrs_gc_pause_seconds_bucket",
+    "dsrs_gc_pause_seconds_count",
+    "dsrs_gc_pause_seconds_sum",
     "dsrs_eligibility_decisions_total",
     "dsrs_payments",
     "dsrs_outbox_pending_events",

@@ -17,6 +17,7 @@ from faust.types import StreamT
 
 from dsrs.events import topics
 from dsrs.events.incoming import Incoming
+from dsrs.monitoring.heap import freeze_startup_heap
 from dsrs.runtime import Runtime
 from dsrs.streams.batching import SagaStream
 from dsrs.streams.processing import BatchProcessor, Handler
@@ -57,6 +58,7 @@ def _register(
 
     async def consume(stream: StreamT[Any]) -> None:
         await runtime.start()
+        freeze_startup_heap()
         processor: BatchProcessor[Any] = BatchProcessor(handler(), runtime.dead_letters)
         # The app's Stream class is SagaStream (see SagaApp); StreamT does not say so.
         batches = cast(SagaStream, stream).take_waiting(BATCH_SIZE, within=within_seconds)
