@@ -1,4 +1,5 @@
-"""Creates the saga's topics with the configured partition count, before anything produces to them."""
+"""Creates the saga's topics with the configured partition count, before anything produces to them;
+deletes a throwaway deployment's topics when it is done with them."""
 
 from __future__ import annotations
 
@@ -24,5 +25,25 @@ async def ensure_topics(settings: Settings, partitions: int, names: Iterable[str
             # Another worker may have created them first.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
+    finally:
+        await admin.close()
+
+
+async def delete_deployment_topics(settings: Settings) -> list[str]:
+    """Delete the topics of a deployment with a topic prefix of its own (a benchmark's, a test's): its saga
+    topics and its Faust app's own (table changelogs, assignor). Returns the names deleted.
+
+    A broker keeps every partition's files and metadata: left behind, a few hundred deployments made a
+    local broker hold 17,858 partitions and run out of its 512 MiB heap."""
+    if not settings.topic_prefix:
+        raise ValueError("refusing to delete topics without a topic prefix: they would be everyone's")
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, **kafka_client_options(settings))
+    await admin.start()
+    try:
+        owned = (settings.topic_prefix, f"{settings.app_id}-")
+        names = sorted(name for name in await admin.list_topics() if name.startswith(owned))
+        if names:
+            await admin.delete_topics(names)
+        return names
     finally:
         await admin.close()

@@ -58,7 +58,7 @@ class WorkerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is None or self.process.poll() is not None:
-                raise WorkerFailed(f"the worker exited while starting; see {self.log_path}")
+                raise WorkerFailed(f"the worker exited while starting; see {self.log_path}{self._log_tail()}")
             try:
                 # The URL is built from our own settings, always http://.
                 with urllib.request.urlopen(f"{self.base_url}/health/ready", timeout=2) as response:  # noqa: S310
@@ -67,7 +67,15 @@ class WorkerProcess:
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.5)
-        raise WorkerFailed(f"the worker was not ready after {timeout:.0f}s; see {self.log_path}")
+        raise WorkerFailed(f"the worker was not ready after {timeout:.0f}s; see {self.log_path}{self._log_tail()}")
+
+    def _log_tail(self, lines: int = 20) -> str:
+        # The log may live in a temporary folder that is gone by the time anyone reads the message.
+        try:
+            tail = self.log_path.read_text(errors="replace").splitlines()[-lines:]
+        except OSError:
+            return ""
+        return "; it ended with:\n" + "\n".join(tail) if tail else ""
 
     def stop(self, timeout: float = 60.0) -> int | None:
         """Ask the worker to shut down (SIGTERM commits and leaves the group), then wait for it."""

@@ -86,6 +86,12 @@ def start_workers(settings: Settings, count: int, folder: Path, extra_env: dict[
         worker = WorkerProcess(own, folder / f"worker-{number}.log", env=worker_env(own, extra_env))
         worker.start()
         workers.append(worker)
-    for worker in workers:
-        worker.wait_ready()
+    try:
+        for worker in workers:
+            worker.wait_ready()
+    except BaseException:
+        # One that did not start leaves none running.
+        for worker in workers:
+            worker.stop()
+        raise
     return workers

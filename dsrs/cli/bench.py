@@ -34,6 +34,7 @@ from dsrs.bench.saga import (
 )
 from dsrs.cli.errors import one_line_errors
 from dsrs.db.engine import create_engine
+from dsrs.kafka_admin import delete_deployment_topics
 from dsrs.rules import active_programs, load_programs
 from dsrs.settings import Settings, load_settings
 from dsrs.stack.manager import Stack
@@ -96,12 +97,23 @@ def deployment(name: str, workers: int) -> Iterator[tuple[Stack, Settings, list[
     ):
         folder = Path(scratch)
         settings = isolated_settings(base, database, folder / "worker-0", tag=f"{name}-{folder.name[-6:]}")
-        running = start_workers(settings, workers, folder, {"DSRS_LOG_LEVEL": "warning"})
         try:
-            yield stack, settings, running
+            running = start_workers(settings, workers, folder, {"DSRS_LOG_LEVEL": "warning"})
+            try:
+                yield stack, settings, running
+            finally:
+                for worker in running:
+                    worker.stop()
         finally:
-            for worker in running:
-                worker.stop()
+            _delete_topics(settings)
+
+
+def _delete_topics(settings: Settings) -> None:
+    try:
+        asyncio.run(delete_deployment_topics(settings))
+    except Exception as error:
+        # The figures are what the user came for; a broker that went away meanwhile must not hide them.
+        click.echo(f"dsrs: could not delete the deployment's topics ({type(error).__name__}: {error})", err=True)
 
 
 @click.group()
