@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,12 +27,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
-from sqlalchemy import JSON
-from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tqdm import tqdm
 
 from dsrs.bench.memory import MemoryProfile, MemorySample
+from dsrs.db.bulk import arrays, insert_arrays
 from dsrs.db.schema import metadata
 from dsrs.events import topics
 from dsrs.kafka_lag import consumer_lag, topic_depths
@@ -234,7 +233,7 @@ async def kafka_limit(settings: Settings, topic: str, households: int, seed: int
 def _rows(household_id: uuid.UUID, programs: int) -> dict[str, list[dict[str, Any]]]:
     """One household's rows as the saga writes them: registry, outbox, processed events, assessments, payments."""
     assessment_ids = [uuid.uuid4() for _ in range(programs)]
-    event = {"aggregate_id": str(household_id), "message_key": str(household_id), "payload": '{"x":1}'}
+    event = {"aggregate_id": str(household_id), "message_key": str(household_id), "payload": {"x": 1}}
     outbox = [
         {**event, "event_id": uuid.uuid4(), "topic": topic, "event_type": topic}
         for topic in [
@@ -266,7 +265,7 @@ def _rows(household_id: uuid.UUID, programs: int) -> dict[str, list[dict[str, An
                 "program_id": f"p{number}",
                 "policy_version": "1",
                 "decision": "approved",
-                "rule_results": "[]",
+                "rule_results": [],
                 "source_event_id": uuid.uuid4(),
             }
             for number, assessment_id in enumerate(assessment_ids)
@@ -288,20 +287,6 @@ def _rows(household_id: uuid.UUID, programs: int) -> dict[str, list[dict[str, An
     }
 
 
-def _insert_unnested(table: str, columns: Sequence[str], dialect: Dialect) -> str:
-    """One INSERT for any number of rows, each column an array, as the saga writes (dsrs/db/bulk.py)."""
-    types = {column.name: column.type for column in metadata.tables[table].columns}
-    parameters = [f"${number}::{_carried_as(types[name], dialect)}[]" for number, name in enumerate(columns, start=1)]
-    values = ", ".join(f"{name}::jsonb" if isinstance(types[name], JSON) else name for name in columns)
-    names = ", ".join(columns)
-    return f"INSERT INTO {table} ({names}) SELECT {values} FROM unnest({', '.join(parameters)}) AS rows ({names})"
-
-
-def _carried_as(column_type: Any, dialect: Dialect) -> str:
-    # JSON goes as text and is cast in the statement, as in dsrs/db/bulk.py.
-    return "text" if isinstance(column_type, JSON) else str(column_type.compile(dialect=dialect))
-
-
 async def postgres_limit(engine: AsyncEngine, households: int, programs: int) -> float:
     """Households per second for writing their rows with asyncpg, in transactions of POSTGRES_BATCH households.
 
@@ -314,10 +299,12 @@ async def postgres_limit(engine: AsyncEngine, households: int, programs: int) ->
         for _ in range(min(POSTGRES_BATCH, households - offset)):
             for name, rows in _rows(uuid.uuid4(), programs).items():
                 batch[name].extend(rows)
-        batches.append(
-            {name: ({column: [row[column] for row in rows] for column in rows[0]}) for name, rows in batch.items()}
-        )
-    statements = {name: _insert_unnested(name, list(batches[0][name]), engine.dialect) for name in tables}
+        batches.append({name: arrays(metadata.tables[name], rows, list(rows[0])) for name, rows in batch.items()})
+    # The saga's own statements (dsrs/db/bulk.py), as SQLAlchemy renders them for asyncpg.
+    compiled = {
+        name: insert_arrays(metadata.tables[name], list(batches[0][name])).compile(dialect=engine.dialect)
+        for name in tables
+    }
     async with engine.connect() as connection:
         raw = (await connection.get_raw_connection()).driver_connection
         assert raw is not None
@@ -326,7 +313,9 @@ async def postgres_limit(engine: AsyncEngine, households: int, programs: int) ->
         for columns_of in batches:
             async with raw.transaction():
                 for name in tables:
-                    await raw.execute(statements[name], *columns_of[name].values())
+                    statement = compiled[name]
+                    parameters = statement.positiontup or []
+                    await raw.execute(str(statement), *(columns_of[name][column] for column in parameters))
         seconds = time.perf_counter() - started
     return round(households / seconds, 1)
 
