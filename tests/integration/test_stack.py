@@ -6,14 +6,17 @@ but has its own data, logs, pid files and ports.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from dsrs.settings import Settings
 from dsrs.stack.manager import Stack
+from dsrs.stack.postgres import SERVER_SETTINGS, SUPERUSER
 from tests.integration.conftest import run_dsrs, settings_env
 
 pytestmark = pytest.mark.integration
@@ -39,6 +42,17 @@ def _processes_under(folder: Path) -> list[str]:
     return [line for line in listing.splitlines() if str(folder) in line and "ps -eo" not in line]
 
 
+def _server_settings(port: int) -> dict[str, str]:
+    async def show() -> dict[str, str]:
+        connection = await asyncpg.connect(host="127.0.0.1", port=port, user=SUPERUSER, database="postgres")
+        try:
+            return {name: str(await connection.fetchval(f"SHOW {name}")) for name in SERVER_SETTINGS}
+        finally:
+            await connection.close()
+
+    return asyncio.run(show())
+
+
 def test_up_twice_leaves_one_stack_and_down_leaves_no_process(stack: Stack, settings: Settings, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     cache.mkdir()
@@ -58,6 +72,7 @@ def test_up_twice_leaves_one_stack_and_down_leaves_no_process(stack: Stack, sett
         assert first.returncode == 0, first.stderr
         assert first.stdout.count("started") == 3, first.stdout
         pids = {part.name: part.pid for part in Stack(own).status()}
+        assert _server_settings(postgres_port) == SERVER_SETTINGS
 
         second = run_dsrs("stack", "up", env=env)
         assert second.returncode == 0, second.stderr
