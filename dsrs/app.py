@@ -7,6 +7,7 @@ from typing import Any
 
 import faust
 from faust.contrib.asgi import serve_asgi
+from faust.types import TransportT
 from mode import ServiceT
 
 from dsrs.auth.local import verifier_for
@@ -18,13 +19,15 @@ from dsrs.runtime import Runtime, RuntimeService
 from dsrs.settings import Settings
 from dsrs.streams.agents import CONSUMED_TOPICS, register_agents
 from dsrs.streams.batching import SagaStream
+from dsrs.streams.fetching import SagaTransport
 from dsrs.tables.analytics import AnalyticsTables
 from dsrs.transport_security import faust_broker_credentials
 from dsrs.web.app import create_web_app
 
 
 class SagaApp(faust.App):
-    """A Faust app whose streams batch by backlog (SagaStream), without Faust's Monitor sensor.
+    """A Faust app whose streams batch by backlog (SagaStream) and are fed without a task per message
+    (SagaTransport), and which runs without Faust's Monitor sensor.
 
     The Monitor keeps statistics for Faust's own web pages, which this worker does not serve (its
     metrics are Prometheus'); it runs on every message, about a seventh of an agent's dispatch cost.
@@ -32,6 +35,9 @@ class SagaApp(faust.App):
 
     def __init__(self, id: str, **options: Any) -> None:
         super().__init__(id, **{"Stream": SagaStream, **options})
+
+    def _new_transport(self) -> TransportT:
+        return SagaTransport(self.conf.broker_consumer, self)
 
     def on_init_dependencies(self) -> Iterable[ServiceT]:
         dependencies = super().on_init_dependencies()
