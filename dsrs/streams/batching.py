@@ -11,10 +11,10 @@ newest, in the partitions it holds, would fill it or are at least as many as it 
 goes on filling, up to `max_` or for at most BACKLOG_WAIT_SECONDS more: that is a backlog, and a full
 batch costs a fraction of the CPU per message.
 
-A steady stream is not a backlog, though it is always a little behind. Waiting whenever anything at all
-was behind held every batch of a steady 228 households/s for the whole extra wait once the stages fell a
-few hundred messages behind: batches grew to 150-200 and each stage took a second, so they stayed behind,
-and the saga's latency went from 0.5 s to 5-7 s for good.
+A steady stream is not a backlog, though it is always a little behind: waiting whenever anything at all
+was behind would hold every batch of a steady load for the whole extra wait once the stages fell a little
+behind. (The half-load runs that stayed 5-7 s behind were first blamed on that; with this rule alone they
+still did. What ended it was the fetcher's hand-over of each message: see dsrs.streams.fetching.)
 """
 
 from __future__ import annotations
