@@ -4,7 +4,7 @@ deletes a throwaway deployment's topics when it is done with them."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -14,19 +14,25 @@ from dsrs.settings import Settings
 from dsrs.transport_security import kafka_client_options
 
 
-async def ensure_topics(settings: Settings, partitions: int, names: Iterable[str] = ()) -> None:
-    wanted = list(dict.fromkeys([settings.topic(name) for name in (*SAGA_TOPICS, *DEAD_LETTER_TOPICS)] + list(names)))
+@contextlib.asynccontextmanager
+async def _admin(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, **kafka_client_options(settings))
     await admin.start()
     try:
+        yield admin
+    finally:
+        await admin.close()
+
+
+async def ensure_topics(settings: Settings, partitions: int, names: Iterable[str] = ()) -> None:
+    wanted = list(dict.fromkeys([settings.topic(name) for name in (*SAGA_TOPICS, *DEAD_LETTER_TOPICS)] + list(names)))
+    async with _admin(settings) as admin:
         existing = set(await admin.list_topics())
         missing = [NewTopic(name, partitions, 1) for name in wanted if name not in existing]
         if missing:
             # Another worker may have created them first.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-    finally:
-        await admin.close()
 
 
 async def delete_deployment_topics(settings: Settings) -> list[str]:
@@ -37,13 +43,9 @@ async def delete_deployment_topics(settings: Settings) -> list[str]:
     local broker hold 17,858 partitions and run out of its 512 MiB heap."""
     if not settings.topic_prefix:
         raise ValueError("refusing to delete topics without a topic prefix: they would be everyone's")
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, **kafka_client_options(settings))
-    await admin.start()
-    try:
+    async with _admin(settings) as admin:
         owned = (settings.topic_prefix, f"{settings.app_id}-")
         names = sorted(name for name in await admin.list_topics() if name.startswith(owned))
         if names:
             await admin.delete_topics(names)
         return names
-    finally:
-        await admin.close()
