@@ -24,17 +24,23 @@ from dsrs.tables.analytics import AnalyticsTables
 from dsrs.transport_security import faust_broker_credentials
 from dsrs.web.app import create_web_app
 
+# Faust's defaults prefetch up to 4 MiB per partition and buffer 4,096 events per stream: with a backlog,
+# the worker grew from 187 to 331 MiB over 460,000 events. Smaller buffers kept it at about 226 MiB from
+# 90,000 events on, and batches of 500 still fill. Every SagaApp gets them, so that the dispatch benchmark
+# measures the consumer the worker runs.
+CONSUMER_OPTIONS: dict[str, Any] = {"consumer_max_fetch_size": 256 * 1024, "stream_buffer_maxsize": 1000}
+
 
 class SagaApp(faust.App):
     """A Faust app whose streams batch by backlog (SagaStream) and are fed without a task per message
-    (SagaTransport), and which runs without Faust's Monitor sensor.
+    (SagaTransport) through bounded buffers (CONSUMER_OPTIONS), and which runs without Faust's Monitor sensor.
 
     The Monitor keeps statistics for Faust's own web pages, which this worker does not serve (its
     metrics are Prometheus'); it runs on every message, about a seventh of an agent's dispatch cost.
     """
 
     def __init__(self, id: str, **options: Any) -> None:
-        super().__init__(id, **{"Stream": SagaStream, **options})
+        super().__init__(id, **{"Stream": SagaStream, **CONSUMER_OPTIONS, **options})
 
     def _new_transport(self) -> TransportT:
         return SagaTransport(self.conf.broker_consumer, self)
@@ -64,11 +70,6 @@ def create_app(settings: Settings) -> faust.App:
         # committed, so the next owner of the partition processes it (once, by its event id).
         stream_wait_empty=False,
         consumer_auto_offset_reset="earliest",
-        # Faust's defaults prefetch up to 4 MiB per partition and buffer 4,096 events per stream: with a
-        # backlog, the worker grew from 187 to 331 MiB over 460,000 events. Smaller buffers kept it at
-        # about 226 MiB from 90,000 events on, and batches of 500 still fill.
-        consumer_max_fetch_size=256 * 1024,
-        stream_buffer_maxsize=1000,
         # The group's assignment covers only topics that exist when it is made, and the consumer looks
         # for new ones when its metadata expires (5 minutes by default). On a fresh deployment the saga's
         # topics are created as the worker starts, often just after that first assignment: no agent got
