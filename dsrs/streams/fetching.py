@@ -12,20 +12,55 @@ fetcher delivered fewer messages a second, and the saga stayed 5-7 s behind for 
 While the flow is active the delivery is awaited directly; it returns at once unless the stream's buffer
 is full, and a rebalance clears the buffers (freeing it) or stops the fetcher (cancelling it). When the
 flow is suspended, the message goes Faust's way.
+
+Partitions held back. When a stream's buffer fills past Faust's high-water mark, Faust stops asking for
+that partition's records until the buffer drains, but the records aiokafka already fetched for it stay
+in aiokafka's buffer. aiokafka sends no fetch to a broker while any of its partitions holds records
+younger than its prefetch backoff, so one held-back partition stalled every partition on the broker, and
+Faust's request for the others waited out its whole timeout (1 s), or, with every partition held back,
+Faust slept a second. A do-nothing agent on the worker's buffers took 1,890 messages/s. While partitions
+are held back, the consumer now asks again every HELD_BACK_POLL_SECONDS, and with all of them held back
+it waits for a buffer to drain instead of sleeping: 27,000 messages/s.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import ClassVar, cast
 
-from faust.transport.consumer import CONSUMER_FETCHING
+from faust.transport.consumer import CONSUMER_FETCHING, RecordMap
 from faust.transport.drivers import aiokafka
-from faust.types import ConsumerT
+from faust.types import TP, ConsumerT
 from mode import Service, ServiceT
+
+# How often the consumer asks for records while some partition is held back by its stream's buffer.
+HELD_BACK_POLL_SECONDS = 0.02
 
 
 class SagaConsumer(aiokafka.Consumer):
+    _buffer_drained: asyncio.Event | None = None
+
+    def on_buffer_drop(self, tp: TP) -> None:
+        super().on_buffer_drop(tp)
+        if self._buffer_drained is not None:
+            self._buffer_drained.set()
+
+    # Faust's signature, timeout included.
+    async def _wait_next_records(self, timeout: float) -> tuple[RecordMap | None, set[TP] | None]:  # noqa: ASYNC109
+        if self._buffered_partitions:
+            if self.flow_active and not self._get_active_partitions():
+                # Faust would sleep a second here, however soon a buffer drains.
+                drained = self._buffer_drained = self._buffer_drained or asyncio.Event()
+                drained.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(timeout):
+                        await drained.wait()
+                if not self._get_active_partitions():
+                    return {}, set()
+            timeout = min(timeout, HELD_BACK_POLL_SECONDS)
+        return await super()._wait_next_records(timeout)
+
     async def _drain_messages(self, fetcher: ServiceT) -> None:
         """faust-streaming 0.15's `Consumer._drain_messages`; only the hand-over of each message differs."""
         callback = self.callback
