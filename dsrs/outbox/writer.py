@@ -5,13 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dsrs.db.bulk import arrays, insert_arrays
 from dsrs.db.schema import event_outbox
 from dsrs.events.envelope import Envelope
 from dsrs.events.tracing import TRACEPARENT
 from dsrs.monitoring.tracing import hop
+
+OUTBOX_COLUMNS = ("event_id", "aggregate_id", "topic", "event_type", "message_key", "payload", "headers")
+# One statement for the whole batch, as every stage writes its other rows. Rows take their ids in array
+# order (PostgreSQL runs an INSERT's SELECT in one process, in the order unnest yields), and the relay
+# publishes a household's events in id order: so in the order they were added here.
+INSERT_EVENTS = insert_arrays(event_outbox, OUTBOX_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -30,23 +36,21 @@ class OutgoingEvent:
 async def add_events(connection: AsyncConnection, events: Sequence[OutgoingEvent]) -> None:
     if not events:
         return
-    rows = []
+    traced = []
     for event in events:
         # The outbox write is a hop of the household's trace: the relay and consumers continue from it.
         with hop(f"outbox.write {event.topic}", event.traceparent, household=event.envelope.subject) as traceparent:
-            rows.append((event, traceparent))
-    await connection.execute(
-        insert(event_outbox),
-        [
-            {
-                "event_id": event.envelope.event_id,
-                "aggregate_id": event.envelope.subject,
-                "topic": event.topic,
-                "event_type": event.envelope.type,
-                "message_key": event.key,
-                "payload": event.envelope.to_document(),
-                "headers": {TRACEPARENT: traceparent},
-            }
-            for event, traceparent in rows
-        ],
-    )
+            traced.append((event, traceparent))
+    rows = [
+        {
+            "event_id": event.envelope.event_id,
+            "aggregate_id": event.envelope.subject,
+            "topic": event.topic,
+            "event_type": event.envelope.type,
+            "message_key": event.key,
+            "payload": event.envelope.to_document(),
+            "headers": {TRACEPARENT: traceparent},
+        }
+        for event, traceparent in traced
+    ]
+    await connection.execute(INSERT_EVENTS, arrays(event_outbox, rows, OUTBOX_COLUMNS))

@@ -90,6 +90,26 @@ async def test_two_relays_publish_each_event_once_in_household_order(
         assert sequences[household] == list(range(EVENTS_EACH)), household
 
 
+async def test_events_added_together_take_their_ids_in_the_order_they_were_added(engine: AsyncEngine) -> None:
+    # The relay publishes a household's events in id order: several in one batch must keep theirs.
+    household = str(uuid.uuid4())
+    events = [OutgoingEvent("outbox.test", new_envelope("test", household, {"n": n}, "test"), None) for n in range(50)]
+    async with engine.begin() as connection:
+        await add_events(connection, events)
+        stored = await connection.execute(
+            text("SELECT event_id::text, payload FROM event_outbox WHERE aggregate_id = :household ORDER BY id"),
+            {"household": household},
+        )
+        rows = stored.all()
+        # Published already, so that no later test's relay sends them to topics of its own.
+        await connection.execute(
+            text("UPDATE event_outbox SET published_at = now() WHERE aggregate_id = :household"),
+            {"household": household},
+        )
+    assert [row.event_id for row in rows] == [event.envelope.event_id for event in events]
+    assert [row.payload["data"]["n"] for row in rows] == list(range(50))
+
+
 async def test_a_relay_pages_past_the_aggregates_another_relay_holds(
     engine: AsyncEngine, settings: Settings, producer: AIOKafkaProducer
 ) -> None:
