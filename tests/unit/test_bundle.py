@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from dsrs.analytics.bundle import Outgoing, bundles, decode_bundle, encode_bundle
+from dsrs.analytics.bundle import FACTS_PER_BUNDLE, Outgoing, bundles, decode_bundle, encode_bundle
 from dsrs.events.envelope import InvalidEvent, new_envelope
 
 
@@ -68,3 +68,13 @@ def _event_id(event: Outgoing) -> str:
 
 def test_a_batch_without_counted_events_makes_no_bundle() -> None:
     assert bundles([_outgoing("registry.household.registered", "cash", "R01")]) == []
+
+
+def test_a_program_and_region_with_more_events_than_a_bundle_holds_gets_several_bundles_in_order() -> None:
+    events = [_outgoing("payment.scheduled", "cash", "R01") for _ in range(2 * FACTS_PER_BUNDLE + 1)]
+    made = bundles(events)
+    assert [b.key for b in made] == [b"cash|R01"] * 3
+    carried = [[f.event_id for f in decode_bundle(b.value)] for b in made]
+    assert [len(ids) for ids in carried] == [FACTS_PER_BUNDLE, FACTS_PER_BUNDLE, 1]
+    assert [i for ids in carried for i in ids] == [_event_id(e) for e in events]
+    assert [b.headers for b in made] == [events[0].headers, events[FACTS_PER_BUNDLE].headers, events[-1].headers]
