@@ -36,21 +36,19 @@ class OutgoingEvent:
 async def add_events(connection: AsyncConnection, events: Sequence[OutgoingEvent]) -> None:
     if not events:
         return
-    traced = []
+    rows = []
     for event in events:
         # The outbox write is a hop of the household's trace: the relay and consumers continue from it.
         with hop(f"outbox.write {event.topic}", event.traceparent, household=event.envelope.subject) as traceparent:
-            traced.append((event, traceparent))
-    rows = [
-        {
-            "event_id": event.envelope.event_id,
-            "aggregate_id": event.envelope.subject,
-            "topic": event.topic,
-            "event_type": event.envelope.type,
-            "message_key": event.key,
-            "payload": event.envelope.to_document(),
-            "headers": {TRACEPARENT: traceparent},
-        }
-        for event, traceparent in traced
-    ]
+            rows.append(
+                {
+                    "event_id": event.envelope.event_id,
+                    "aggregate_id": event.envelope.subject,
+                    "topic": event.topic,
+                    "event_type": event.envelope.type,
+                    "message_key": event.key,
+                    "payload": event.envelope.to_document(),
+                    "headers": {TRACEPARENT: traceparent},
+                }
+            )
     await connection.execute(INSERT_EVENTS, arrays(event_outbox, rows, OUTBOX_COLUMNS))
