@@ -9,10 +9,10 @@ one array and unnested gives a single statement for every batch, parsed once per
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, Table, Text, bindparam, cast, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
 
@@ -27,10 +27,13 @@ def insert_arrays(table: Table, columns: Sequence[str]) -> Insert:
 
 def arrays(table: Table, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> dict[str, list[Any]]:
     """The rows as one list per column, JSON documents as their text."""
-    return {
-        name: [json.dumps(row[name]) for row in rows] if _is_json(table, name) else [row[name] for row in rows]
-        for name in columns
-    }
+    return {name: _column(table, rows, name) for name in columns}
+
+
+def _column(table: Table, rows: Sequence[Mapping[str, Any]], name: str) -> list[Any]:
+    if _is_json(table, name):
+        return [orjson.dumps(row[name]).decode() for row in rows]
+    return [row[name] for row in rows]
 
 
 def _is_json(table: Table, name: str) -> bool:
