@@ -32,6 +32,7 @@ from dsrs.analytics.bundle import Outgoing, bundles
 from dsrs.events.tracing import TRACEPARENT
 from dsrs.monitoring.metrics import OUTBOX_PUBLISHED
 from dsrs.monitoring.tracing import hop
+from dsrs.outbox.record_batches import RecordBatches
 
 log = logging.getLogger(__name__)
 
@@ -98,15 +99,13 @@ class OutboxRelay:
             rows = await self._claim(connection)
             if not rows:
                 return 0
-            published = [await self._publish(row) for row in rows]
-            deliveries = [delivery for _, delivery in published]
+            batches = RecordBatches(self.producer)
+            published = [await self._publish(row, batches) for row in rows]
             if self.analytics_topic is not None:
-                deliveries += [
-                    await self.producer.send(self.analytics_topic, b.value, key=b.key, headers=list(b.headers))
-                    for b in bundles(event for event, _ in published)
-                ]
+                for bundle in bundles(published):
+                    await batches.add(self.analytics_topic, bundle.key, bundle.value, bundle.headers)
             # Wait for every acknowledgement before marking anything: a failure rolls the claim back.
-            await asyncio.gather(*deliveries)
+            await batches.delivered()
             await connection.execute(MARK_PUBLISHED, {"ids": [row.id for row in rows]})
         self.published_total += len(rows)
         OUTBOX_PUBLISHED.inc(len(rows))
@@ -135,7 +134,7 @@ class OutboxRelay:
             after = page[-1].id
         return []
 
-    async def _publish(self, row: Any) -> tuple[Outgoing, Any]:
+    async def _publish(self, row: Any, batches: RecordBatches) -> Outgoing:
         headers = {name: str(value) for name, value in row.headers.items()}
         with hop(f"outbox.publish {row.topic}", headers.get(TRACEPARENT), SpanKind.PRODUCER) as traceparent:
             headers[TRACEPARENT] = traceparent
@@ -146,10 +145,8 @@ class OutboxRelay:
                 row.payload_text.encode(),
                 [(name, value.encode()) for name, value in headers.items()],
             )
-            delivery = await self.producer.send(
-                self.topic_prefix + row.topic, event.value, key=row.message_key.encode(), headers=list(event.headers)
-            )
-        return event, delivery
+            await batches.add(self.topic_prefix + row.topic, row.message_key.encode(), event.value, event.headers)
+        return event
 
     async def lag(self) -> OutboxLag:
         async with self.engine.connect() as connection:
