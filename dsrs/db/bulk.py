@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import orjson
 from sqlalchemy import JSON, Table, Text, bindparam, cast, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
+
+from dsrs.db.json_text import json_text
 
 
 def insert_arrays(table: Table, columns: Sequence[str]) -> Insert:
@@ -32,7 +33,7 @@ def arrays(table: Table, rows: Sequence[Mapping[str, Any]], columns: Sequence[st
 
 def _column(table: Table, rows: Sequence[Mapping[str, Any]], name: str) -> list[Any]:
     if _is_json(table, name):
-        return [orjson.dumps(row[name]).decode() for row in rows]
+        return [json_text(row[name]) for row in rows]
     return [row[name] for row in rows]
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import socket
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from dsrs.db.json_text import json_text
 from dsrs.settings import Settings
 from dsrs.transport_security import database_connect_args
 
@@ -27,6 +29,9 @@ def create_engine(settings: Settings, pool_size: int = 10, pre_ping: bool = True
         max_overflow=pool_size,
         pool_pre_ping=pre_ping,
         connect_args=database_connect_args(settings),
+        # JSONB columns are read and written for every event (the outbox's payloads and headers).
+        json_serializer=json_text,
+        json_deserializer=orjson.loads,
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
@@ -30,7 +29,8 @@ async def claim_new_events(connection: AsyncConnection, consumer: str, event_ids
     unique = list(dict.fromkeys(event_ids))
     if not unique:
         return set()
-    result = await connection.execute(_CLAIM, {"consumer": consumer, "event_ids": [uuid.UUID(i) for i in unique]})
+    # As text: asyncpg encodes a UUID from its string directly, without a uuid.UUID per event.
+    result = await connection.execute(_CLAIM, {"consumer": consumer, "event_ids": unique})
     return {str(row.event_id) for row in result}
 
 

@@ -6,6 +6,7 @@ The W3C `traceparent` travels as a Kafka header, not in the JSON.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -75,6 +76,21 @@ def parse_json(raw: bytes | None) -> Any:
         raise InvalidEvent(f"value is not JSON: {error.msg}") from None
 
 
+# How DSRS writes ids; consumers compare them as text, so any other spelling of a UUID is rewritten so.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def canonical_uuid(value: Any) -> str:
+    """The event id in lower-case, hyphenated form; an InvalidEvent when it is no UUID."""
+    # The pattern first: parsing every event's id with uuid.UUID, and writing it out again, was ~3% of a worker.
+    if isinstance(value, str) and _CANONICAL_UUID.fullmatch(value):
+        return value
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise InvalidEvent("envelope.event_id: not a UUID") from None
+
+
 def envelope_of(document: Any) -> Envelope:
     """Check an already parsed event; anything off is an InvalidEvent saying what."""
     if not isinstance(document, dict):
@@ -83,10 +99,7 @@ def envelope_of(document: Any) -> Envelope:
     missing = [name for name in ENVELOPE_FIELDS if name not in document]
     if unknown or missing:
         raise InvalidEvent(f"envelope: missing {missing}, unknown {unknown}")
-    try:
-        event_id = str(uuid.UUID(str(document["event_id"])))
-    except ValueError:
-        raise InvalidEvent("envelope.event_id: not a UUID") from None
+    event_id = canonical_uuid(document["event_id"])
     try:
         time = datetime.fromisoformat(str(document["time"]))
     except ValueError:

@@ -46,3 +46,17 @@ def _wire(**overrides: object) -> bytes:
 def test_a_bad_envelope_says_what_is_wrong(raw: bytes | None, reason: str) -> None:
     with pytest.raises(InvalidEvent, match=reason.replace("[", r"\[").replace("]", r"\]")):
         decode_envelope(raw)
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "3F2504E0-4F89-41D3-9A0C-0305E82C3301",
+        "{3f2504e0-4f89-41d3-9a0c-0305e82c3301}",
+        "3f2504e04f8941d39a0c0305e82c3301",
+        "urn:uuid:3f2504e0-4f89-41d3-9a0c-0305e82c3301",
+    ],
+)
+def test_an_event_id_arrives_in_one_spelling_whatever_the_sender_wrote(spelling: str) -> None:
+    # Consumers deduplicate by comparing ids as text: one event must never have two.
+    assert decode_envelope(_wire(event_id=spelling)).event_id == "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
