@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaProducer
 
 from dsrs.settings import Settings
 from dsrs.stack.manager import Stack
+from tests.integration.records import read_records
 
 pytestmark = pytest.mark.integration
 
@@ -24,23 +25,7 @@ async def test_messages_come_back_in_order_with_their_headers(stack: Stack, sett
     finally:
         await producer.stop()
 
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=settings.bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
-    await consumer.start()
-    received: list[ConsumerRecord[bytes, bytes]] = []
-    try:
-        while len(received) < len(sent):
-            batch = await consumer.getmany(timeout_ms=10_000)
-            assert batch, f"only {len(received)} of {len(sent)} messages came back"
-            for records in batch.values():
-                received.extend(records)
-    finally:
-        await consumer.stop()
+    received = await read_records(settings, topic, len(sent))
 
     assert sorted((r.key, r.value) for r in received) == sorted(sent)
     assert all(dict(r.headers)["traceparent"] == b"00-abc-def-01" for r in received)

@@ -22,6 +22,7 @@ from dsrs.events.tracing import new_traceparent
 from dsrs.outbox.relay import OutboxRelay
 from dsrs.outbox.writer import OutgoingEvent, add_events
 from dsrs.settings import Settings
+from tests.integration.records import read_records
 
 pytestmark = pytest.mark.integration
 
@@ -67,24 +68,11 @@ async def test_two_relays_publish_each_event_once_in_household_order(
     lag = await relays[0].lag()
     assert lag.pending == 0
 
-    consumer = AIOKafkaConsumer(
-        prefix + topic, bootstrap_servers=settings.bootstrap_servers, auto_offset_reset="earliest"
-    )
-    await consumer.start()
     sequences: dict[str, list[int]] = defaultdict(list)
-    try:
-        received = 0
-        while received < HOUSEHOLDS * EVENTS_EACH:
-            batch = await consumer.getmany(timeout_ms=10_000)
-            assert batch, f"only {received} events arrived"
-            for records in batch.values():
-                for record in records:
-                    received += 1
-                    assert record.key is not None
-                    sequences[record.key.decode()].append(json.loads(record.value)["data"]["sequence"])
-                    assert dict(record.headers)["traceparent"].startswith(b"00-")
-    finally:
-        await consumer.stop()
+    for record in await read_records(settings, prefix + topic, HOUSEHOLDS * EVENTS_EACH):
+        assert record.key is not None
+        sequences[record.key.decode()].append(json.loads(record.value)["data"]["sequence"])
+        assert dict(record.headers)["traceparent"].startswith(b"00-")
     assert set(sequences) == set(households)
     for household in households:
         assert sequences[household] == list(range(EVENTS_EACH)), household

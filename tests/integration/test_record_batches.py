@@ -8,11 +8,12 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from dsrs.outbox.record_batches import RecordBatches
 from dsrs.settings import Settings
+from tests.integration.records import read_records
 
 pytestmark = pytest.mark.integration
 
@@ -51,26 +52,15 @@ async def test_batches_deliver_each_message_in_key_order_where_send_would_put_it
     finally:
         await producer.stop()
 
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.bootstrap_servers, auto_offset_reset="earliest")
-    await consumer.start()
     sequences: dict[bytes, list[int]] = defaultdict(list)
     partitions: dict[bytes, set[int]] = defaultdict(set)
-    try:
-        received = 0
-        while received < len(KEYS) * (EACH_KEY + 1):
-            fetched = await consumer.getmany(timeout_ms=10_000)
-            assert fetched, f"only {received} messages arrived"
-            for records in fetched.values():
-                for record in records:
-                    received += 1
-                    assert record.key is not None
-                    assert record.value is not None
-                    partitions[record.key].add(record.partition)
-                    if record.value != b"send":
-                        sequences[record.key].append(int(record.value.split(b":")[0]))
-                        assert record.headers == (("n", b"1"),)
-    finally:
-        await consumer.stop()
+    for record in await read_records(settings, topic, len(KEYS) * (EACH_KEY + 1)):
+        assert record.key is not None
+        assert record.value is not None
+        partitions[record.key].add(record.partition)
+        if record.value != b"send":
+            sequences[record.key].append(int(record.value.split(b":")[0]))
+            assert record.headers == (("n", b"1"),)
     assert {key: sequences[key] for key in KEYS} == {key: list(range(EACH_KEY)) for key in KEYS}
     assert {key: partitions[key] for key in KEYS} == {key: {by_send[key]} for key in KEYS}
     assert len(set(by_send.values())) > 1, "the keys spread over partitions"
