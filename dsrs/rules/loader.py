@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Hashable, Iterable
+from collections.abc import Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -120,12 +120,10 @@ def _parse_yaml(text: str) -> object:
 def _program(document: object, origin: str) -> Program:
     top = _section(document, "", TOP_REQUIRED, TOP_OPTIONAL)
     params = _params(top.get("params", {}))
-    variables = _variables(top.get("variables", {}), frozenset(params))
+    variables = _variables(top.get("variables", {}), params)
     names = [variable.name for variable in variables]
     score = None if top.get("score") is None else _score(top["score"], names)
-    scope = _Scope(
-        frozenset({"household", "params", *names, *(["score"] if score is not None else [])}), frozenset(params)
-    )
+    scope = _Scope(frozenset({"household", "params", *names, *(["score"] if score is not None else [])}), params)
     return Program(
         id=_string(top["id"], "id", PROGRAM_ID),
         name=_string(top["name"], "name"),
@@ -154,7 +152,7 @@ def _params(value: object) -> dict[str, Param]:
     return params
 
 
-def _variables(value: object, params: frozenset[str]) -> tuple[Variable, ...]:
+def _variables(value: object, params: Mapping[str, Param]) -> tuple[Variable, ...]:
     variables: list[Variable] = []
     for name, source in _mapping(value, "variables").items():
         where = f"variables.{name}"
@@ -219,20 +217,20 @@ class _Scope:
     """What an expression may refer to: names (`household`, `params`, variables, `score`) and param keys."""
 
     names: frozenset[str]
-    params: frozenset[str]
+    params: Mapping[str, Param]
 
 
 def _expression(value: object, where: str, scope: _Scope) -> Expression:
     source = _string(value, where)
     try:
-        expression = Expression.compile(source, scope.names)
+        expression = Expression.compile(source, scope.names, {"params": scope.params})
     except ExpressionError as error:
         raise _Invalid(where, str(error)) from None
     unknown = sorted(expression.fields - set(HOUSEHOLD_FIELDS))
     if unknown:
         fields = ", ".join(HOUSEHOLD_FIELDS)
         raise _Invalid(where, f"unknown household field(s) {', '.join(unknown)}; rules may read {fields}")
-    undeclared = sorted(expression.params - scope.params)
+    undeclared = sorted(expression.params - scope.params.keys())
     if undeclared:
         declared = ", ".join(sorted(scope.params)) or "none"
         raise _Invalid(where, f"unknown param(s) {', '.join(undeclared)}; declared: {declared}")
