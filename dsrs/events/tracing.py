@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import random
 import re
-import secrets
 
 TRACEPARENT = "traceparent"
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
 
 def new_traceparent() -> str:
-    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+    return f"00-{_random_id(128):032x}-{_random_id(64):016x}-01"
 
 
 def child_traceparent(parent: str | None) -> str:
@@ -18,7 +18,16 @@ def child_traceparent(parent: str | None) -> str:
     match = _TRACEPARENT.match(parent or "")
     if match is None:
         return new_traceparent()
-    return f"00-{match.group(1)}-{secrets.token_hex(8)}-{match.group(3)}"
+    return f"00-{match.group(1)}-{_random_id(64):016x}-{match.group(3)}"
+
+
+def _random_id(bits: int) -> int:
+    # As OpenTelemetry's own id generator makes them: ids must be unique, not secret, and the secrets
+    # module's system call per id was a visible part of the outbox's work. All zeros is invalid.
+    while True:
+        value = random.getrandbits(bits)
+        if value:
+            return value
 
 
 def trace_id(traceparent: str) -> str | None:
