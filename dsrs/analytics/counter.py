@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dsrs.analytics.bundle import decode_bundle
 from dsrs.analytics.facts import Fact
-from dsrs.analytics.windows import GRANULARITIES, window_start
 from dsrs.db.processed_events import claim_new_events, only_new
 from dsrs.db.schema import analytics_counters, analytics_windows
 from dsrs.events.incoming import Incoming
@@ -49,8 +48,7 @@ def _sum_increments(
             total = totals[(fact.program_id, fact.region, increment.metric)]
             total[0] += 1
             total[1] += increment.amount
-            for granularity in GRANULARITIES:
-                start = window_start(granularity, fact.time)
+            for granularity, start in fact.windows:
                 window = windows[(granularity, start, fact.program_id, fact.region, increment.metric)]
                 window[0] += 1
                 window[1] += increment.amount
@@ -97,7 +95,7 @@ WINDOWS_OF = select(analytics_windows).where(
 
 async def _snapshot(connection: AsyncConnection, facts: Sequence[Fact]) -> Snapshot:
     keys = sorted({(f.program_id, f.region) for f in facts})
-    windows = sorted({(g, window_start(g, f.time), f.program_id, f.region) for f in facts for g in GRANULARITIES})
+    windows = sorted({(g, start, f.program_id, f.region) for f in facts for g, start in f.windows})
     snapshot = Snapshot()
     # Tuple IN with expanding parameters: one cached statement, whatever the batch holds.
     total_rows = await connection.execute(TOTALS_OF, {"keys": keys})

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+from dsrs.analytics.windows import windows_of
 from dsrs.events import topics
 from dsrs.events.envelope import Envelope, InvalidEvent
 
@@ -44,6 +45,8 @@ class Fact:
     region: str
     time: datetime
     increments: tuple[Increment, ...]
+    # Worked out once per fact: every increment and the snapshot after it count in these.
+    windows: tuple[tuple[str, datetime], ...]
 
     @property
     def partition_key(self) -> str:
@@ -70,4 +73,4 @@ def fact_of(envelope: Envelope) -> Fact:
         # A failed attempt that will be retried is not a failed payment (yet).
         counts = ()
     increments = tuple(Increment(metric, amount if with_amount else Decimal(0)) for metric, with_amount in counts)
-    return Fact(envelope.event_id, program_id, region, envelope.time, increments)
+    return Fact(envelope.event_id, program_id, region, envelope.time, increments, windows_of(envelope.time))

@@ -7,12 +7,15 @@ from datetime import UTC, datetime
 GRANULARITIES = ("minute", "hour", "day")
 
 
-def window_start(granularity: str, time: datetime) -> datetime:
+def windows_of(time: datetime) -> tuple[tuple[str, datetime], ...]:
+    """Each granularity, in GRANULARITIES' order, with the start of its window holding `time`."""
     time = time.astimezone(UTC)
-    if granularity == "minute":
-        return time.replace(second=0, microsecond=0)
-    if granularity == "hour":
-        return time.replace(minute=0, second=0, microsecond=0)
-    if granularity == "day":
-        return time.replace(hour=0, minute=0, second=0, microsecond=0)
+    minute = time.replace(second=0, microsecond=0)
+    return (("minute", minute), ("hour", minute.replace(minute=0)), ("day", minute.replace(hour=0, minute=0)))
+
+
+def window_start(granularity: str, time: datetime) -> datetime:
+    for name, start in windows_of(time):
+        if name == granularity:
+            return start
     raise ValueError(f"unknown granularity {granularity!r}")

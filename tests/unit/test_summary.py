@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
 from dsrs.analytics.summary import series, summarize
-from dsrs.analytics.windows import window_start
+from dsrs.analytics.windows import window_start, windows_of
 from dsrs.tables.analytics import WindowRow
 
 
@@ -29,6 +29,15 @@ def test_windows_are_tumbling() -> None:
     assert window_start("minute", time) == datetime(2026, 11, 29, 10, 41, tzinfo=UTC)
     assert window_start("hour", time) == datetime(2026, 11, 29, 10, tzinfo=UTC)
     assert window_start("day", time) == datetime(2026, 11, 29, tzinfo=UTC)
+
+
+def test_windows_are_counted_in_utc() -> None:
+    # 01:30 at UTC+3 is 22:30 the day before in UTC.
+    assert windows_of(datetime.fromisoformat("2026-11-29T01:30:05+03:00")) == (
+        ("minute", datetime(2026, 11, 28, 22, 30, tzinfo=UTC)),
+        ("hour", datetime(2026, 11, 28, 22, tzinfo=UTC)),
+        ("day", datetime(2026, 11, 28, tzinfo=UTC)),
+    )
 
 
 def test_series_is_ordered_and_filtered() -> None:
