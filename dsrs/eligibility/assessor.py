@@ -91,9 +91,10 @@ class EligibilityHandler:
             rows: list[dict[str, Any]] = []
             events: list[OutgoingEvent] = []
             for change in changes:
+                source_event_id = uuid.UUID(change.event_id)
                 for program in self.programs:
                     assessment = assess(program, change.facts)
-                    row, event = self._record(change, program, assessment)
+                    row, event = self._record(change, source_event_id, program, assessment)
                     rows.append(row)
                     events.append(event)
             if not rows:
@@ -106,10 +107,9 @@ class EligibilityHandler:
         return Counter((row["program_id"], row["decision"]) for row in rows if row["id"] in stored)
 
     def _record(
-        self, change: HouseholdChanged, program: Program, assessment: Assessment
+        self, change: HouseholdChanged, source_event_id: uuid.UUID, program: Program, assessment: Assessment
     ) -> tuple[dict[str, Any], OutgoingEvent]:
         assessment_id = uuid.uuid4()
-        result = assessment.to_json()
         row = {
             "id": assessment_id,
             "household_id": change.household_id,
@@ -119,8 +119,8 @@ class EligibilityHandler:
             "decision": assessment.decision,
             "score": assessment.score,
             "benefit_amount": assessment.benefit_amount,
-            "rule_results": result["rule_results"],
-            "source_event_id": uuid.UUID(change.event_id),
+            "rule_results": [result.to_json() for result in assessment.rule_results],
+            "source_event_id": source_event_id,
         }
         data = {
             "assessment_id": str(assessment_id),
