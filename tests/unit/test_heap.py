@@ -12,9 +12,11 @@ from dsrs.monitoring import heap
 @pytest.fixture
 def unfrozen(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(heap, "_frozen", False)
+    thresholds = gc.get_threshold()
     yield
     # The rest of the test run collects as usual.
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 def _pauses(generation: int) -> float:
@@ -35,6 +37,7 @@ def test_the_startup_heap_is_frozen_once(unfrozen: None) -> None:
     heap.freeze_startup_heap()
     frozen = gc.get_freeze_count()
     assert frozen >= len(kept)
+    assert gc.get_threshold() == heap.COLLECTION_THRESHOLDS
     more: list[list[int]] = [[] for _ in range(100)]
     heap.freeze_startup_heap()
     # A second call freezes nothing more: what is frozen is never collected.
