@@ -26,9 +26,12 @@ from dsrs.web.app import create_web_app
 
 # Faust's defaults prefetch up to 4 MiB per partition and buffer 4,096 events per stream: with a backlog,
 # the worker grew from 187 to 331 MiB over 460,000 events. Smaller buffers kept it at about 226 MiB from
-# 90,000 events on, and batches of 500 still fill. Every SagaApp gets them, so that the dispatch benchmark
+# 90,000 events on. 256 KiB a fetch starved the stages, though: with the intake topic 60,000 households
+# deep, the intake stage waited longer for each batch of 500 to fill than it took to process it.
+# 512 KiB: 60,000 households at 1,830/s (256 KiB: 1,550-1,650/s), the worker flat at 213-216 MiB from
+# 20,000 events on. 1 MiB gave 1,720/s at 237 MiB. Every SagaApp gets them, so that the dispatch benchmark
 # measures the consumer the worker runs.
-CONSUMER_OPTIONS: dict[str, Any] = {"consumer_max_fetch_size": 256 * 1024, "stream_buffer_maxsize": 1000}
+CONSUMER_OPTIONS: dict[str, Any] = {"consumer_max_fetch_size": 512 * 1024, "stream_buffer_maxsize": 1000}
 
 
 class SagaApp(faust.App):
