@@ -13,6 +13,8 @@ from dsrs.events.topics import DEAD_LETTER_TOPICS, SAGA_TOPICS
 from dsrs.settings import Settings
 from dsrs.transport_security import kafka_client_options
 
+DEFAULT_APP_ID = Settings.model_fields["app_id"].default
+
 
 @contextlib.asynccontextmanager
 async def _admin(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
@@ -43,6 +45,10 @@ async def delete_deployment_topics(settings: Settings) -> list[str]:
     local broker hold 17,858 partitions and run out of its 512 MiB heap."""
     if not settings.topic_prefix:
         raise ValueError("refusing to delete topics without a topic prefix: they would be everyone's")
+    if settings.app_id == DEFAULT_APP_ID:
+        # Its changelogs are the default deployment's: a test that cleaned up with it once emptied the
+        # demo's tables, whose worker then refused to start (its local state was ahead of the changelogs).
+        raise ValueError(f"refusing to delete the topics of app {DEFAULT_APP_ID!r}: they are the default deployment's")
     async with _admin(settings) as admin:
         owned = (settings.topic_prefix, f"{settings.app_id}-")
         names = sorted(name for name in await admin.list_topics() if name.startswith(owned))

@@ -58,9 +58,16 @@ async def test_a_deployments_topics_are_deleted_and_nobody_elses(stack: Stack, s
     remaining = await _until(settings, lambda topics: not topics & set(deleted))
     assert not remaining & set(deleted)
     assert bystander in remaining
-    await delete_deployment_topics(settings.model_copy(update={"topic_prefix": f"other-{tag}."}))
+    await delete_deployment_topics(
+        settings.model_copy(update={"topic_prefix": f"other-{tag}.", "app_id": f"other-{tag}"})
+    )
 
 
 async def test_without_a_prefix_nothing_is_deleted(settings: Settings) -> None:
     with pytest.raises(ValueError, match="prefix"):
-        await delete_deployment_topics(settings.model_copy(update={"topic_prefix": ""}))
+        await delete_deployment_topics(settings.model_copy(update={"topic_prefix": "", "app_id": "dsrs-x"}))
+
+
+async def test_the_default_apps_topics_are_never_deleted(settings: Settings) -> None:
+    with pytest.raises(ValueError, match="default deployment"):
+        await delete_deployment_topics(settings.model_copy(update={"topic_prefix": "x.", "app_id": "dsrs"}))
