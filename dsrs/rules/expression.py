@@ -51,6 +51,7 @@ class Expression:
     # keeps them, and asks `_values` for the inputs. None when no constant is read: CEL asks for a name
     # each time it is read, and converts it each time, so a dict is quicker for those.
     _environment: cel.Context | None = field(repr=False, compare=False)
+    # One evaluation's inputs at a time: evaluations run on the event loop's thread, one after another.
     _values: dict[str, object] = field(repr=False, compare=False)
 
     @classmethod
