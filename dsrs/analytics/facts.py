@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -45,8 +46,11 @@ class Fact:
     region: str
     time: datetime
     increments: tuple[Increment, ...]
-    # Worked out once per fact: every increment and the snapshot after it count in these.
-    windows: tuple[tuple[str, datetime], ...]
+
+    @functools.cached_property
+    def windows(self) -> tuple[tuple[str, datetime], ...]:
+        # Worked out once per fact: every increment and the snapshot after it count in these.
+        return windows_of(self.time)
 
     @property
     def partition_key(self) -> str:
@@ -73,4 +77,4 @@ def fact_of(envelope: Envelope) -> Fact:
         # A failed attempt that will be retried is not a failed payment (yet).
         counts = ()
     increments = tuple(Increment(metric, amount if with_amount else Decimal(0)) for metric, with_amount in counts)
-    return Fact(envelope.event_id, program_id, region, envelope.time, increments, windows_of(envelope.time))
+    return Fact(envelope.event_id, program_id, region, envelope.time, increments)

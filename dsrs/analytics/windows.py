@@ -12,10 +12,3 @@ def windows_of(time: datetime) -> tuple[tuple[str, datetime], ...]:
     time = time.astimezone(UTC)
     minute = time.replace(second=0, microsecond=0)
     return (("minute", minute), ("hour", minute.replace(minute=0)), ("day", minute.replace(hour=0, minute=0)))
-
-
-def window_start(granularity: str, time: datetime) -> datetime:
-    for name, start in windows_of(time):
-        if name == granularity:
-            return start
-    raise ValueError(f"unknown granularity {granularity!r}")

@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
 from dsrs.analytics.summary import series, summarize
-from dsrs.analytics.windows import window_start, windows_of
+from dsrs.analytics.windows import windows_of
 from dsrs.tables.analytics import WindowRow
 
 
@@ -26,9 +26,11 @@ def test_summary_adds_up_programs_and_regions() -> None:
 
 def test_windows_are_tumbling() -> None:
     time = datetime(2026, 11, 29, 10, 41, 59, 123, tzinfo=UTC)
-    assert window_start("minute", time) == datetime(2026, 11, 29, 10, 41, tzinfo=UTC)
-    assert window_start("hour", time) == datetime(2026, 11, 29, 10, tzinfo=UTC)
-    assert window_start("day", time) == datetime(2026, 11, 29, tzinfo=UTC)
+    assert windows_of(time) == (
+        ("minute", datetime(2026, 11, 29, 10, 41, tzinfo=UTC)),
+        ("hour", datetime(2026, 11, 29, 10, tzinfo=UTC)),
+        ("day", datetime(2026, 11, 29, tzinfo=UTC)),
+    )
 
 
 def test_windows_are_counted_in_utc() -> None:
