@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from dsrs.analytics.counter import AnalyticsCounter
 from dsrs.analytics.mirror import KpiMirror
 from dsrs.analytics.rollups import MongoRollups
-from dsrs.db.engine import create_engine
+from dsrs.db.engine import connect_args, create_engine
 from dsrs.dlq.publisher import DeadLetterPublisher
 from dsrs.eligibility.assessor import EligibilityHandler
 from dsrs.events.topics import ANALYTICS_BY_PROGRAM_REGION, DEAD_LETTER_TOPICS, PROVIDER_SETTLEMENT
@@ -253,5 +253,6 @@ class RuntimeService(Service):
     @Service.task
     async def _listen(self) -> None:
         await self.runtime.start()
-        listener = OutboxListener(self.runtime.settings.database_url, self.runtime.relay.wake)
+        settings = self.runtime.settings
+        listener = OutboxListener(settings.database_url, self.runtime.relay.wake, connect_args=connect_args(settings))
         await listener.run(self._stopping)

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
         default="postgresql+asyncpg://postgres@127.0.0.1:5432/dsrs",
         description="SQLAlchemy URL of the PostgreSQL system of record",
     )
+    database_socket_dir: Path | None = Field(
+        default=None,
+        description="Folder of PostgreSQL's Unix socket, to reach a server on this machine through it, not TCP",
+    )
     mongo_url: str = Field(default="mongodb://127.0.0.1:27017/", description="MongoDB-protocol analytics store")
     mongo_database: str = "dsrs"
     web_host: str = "127.0.0.1"
@@ -113,10 +117,10 @@ class Settings(BaseSettings):
             raise ValueError("expected mongodb://host:port/")
         return value
 
-    @field_validator("cache_dir")
+    @field_validator("cache_dir", "database_socket_dir")
     @classmethod
-    def _expand(cls, value: Path) -> Path:
-        return value.expanduser()
+    def _expand(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser()
 
     @field_validator("regions", mode="before")
     @classmethod
@@ -152,6 +156,11 @@ class Settings(BaseSettings):
             self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password
         ):
             raise ValueError("DSRS_KAFKA_SASL_MECHANISM, _USERNAME and _PASSWORD are required with SASL")
+        if self.database_socket_dir is not None and self.database_ssl != "disable":
+            raise ValueError(
+                "DSRS_DATABASE_SOCKET_DIR reaches a server on this machine, where TLS does not apply: "
+                f"unset it or DSRS_DATABASE_SSL={self.database_ssl}"
+            )
         return self
 
     @field_validator("log_level")

@@ -23,6 +23,28 @@ def _dsrs_executable() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "faust_app"]
 
 
+def worker_env(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment that makes a child `dsrs` process use these settings."""
+    values = {
+        "DSRS_KAFKA_URL": settings.kafka_url,
+        "DSRS_DATABASE_URL": settings.database_url,
+        "DSRS_MONGO_URL": settings.mongo_url,
+        "DSRS_MONGO_DATABASE": settings.mongo_database,
+        "DSRS_CACHE_DIR": str(settings.cache_dir),
+        "DSRS_WEB_PORT": str(settings.web_port),
+        "DSRS_ENV": settings.env.value,
+        "DSRS_TOPIC_PREFIX": settings.topic_prefix,
+        "DSRS_APP_ID": settings.app_id,
+        "DSRS_DATA_DIR": str(settings.worker_data_dir),
+        "DSRS_TOPIC_PARTITIONS": str(settings.topic_partitions),
+    }
+    if settings.jwt_secret is not None:
+        values["DSRS_JWT_SECRET"] = settings.jwt_secret
+    if settings.database_socket_dir is not None:
+        values["DSRS_DATABASE_SOCKET_DIR"] = str(settings.database_socket_dir)
+    return {**values, **(extra or {})}
+
+
 class WorkerProcess:
     def __init__(self, settings: Settings, log_path: Path, env: dict[str, str] | None = None) -> None:
         self.settings = settings

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 from dsrs.db import migrations
 from dsrs.settings import Settings
 from dsrs.stack.manager import Stack
-from dsrs.worker_process import WorkerProcess
+from dsrs.worker_process import WorkerProcess, worker_env
 
 
 def free_port() -> int:
@@ -41,26 +41,6 @@ def isolated_settings(settings: Settings, database: str, data_dir: Path, tag: st
             "jwt_secret": settings.jwt_secret or f"isolated-secret-{uuid.uuid4().hex}",
         }
     )
-
-
-def worker_env(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment that makes a child `dsrs` process use these settings."""
-    values = {
-        "DSRS_KAFKA_URL": settings.kafka_url,
-        "DSRS_DATABASE_URL": settings.database_url,
-        "DSRS_MONGO_URL": settings.mongo_url,
-        "DSRS_MONGO_DATABASE": settings.mongo_database,
-        "DSRS_CACHE_DIR": str(settings.cache_dir),
-        "DSRS_WEB_PORT": str(settings.web_port),
-        "DSRS_ENV": settings.env.value,
-        "DSRS_TOPIC_PREFIX": settings.topic_prefix,
-        "DSRS_APP_ID": settings.app_id,
-        "DSRS_DATA_DIR": str(settings.worker_data_dir),
-        "DSRS_TOPIC_PARTITIONS": str(settings.topic_partitions),
-    }
-    if settings.jwt_secret is not None:
-        values["DSRS_JWT_SECRET"] = settings.jwt_secret
-    return {**values, **(extra or {})}
 
 
 @contextmanager

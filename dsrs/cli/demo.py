@@ -28,7 +28,7 @@ from dsrs.saga_status import SagaStatus, saga_status
 from dsrs.settings import Settings, load_settings
 from dsrs.stack.manager import Stack
 from dsrs.synthetic import synthetic_intake
-from dsrs.worker_process import WorkerFailed, WorkerProcess
+from dsrs.worker_process import WorkerFailed, WorkerProcess, worker_env
 
 DEMO_PAYMENTS = {"DSRS_PAYMENT_SEND_AHEAD_DAYS": "62", "DSRS_PAYMENT_RETRY_BASE_SECONDS": "1"}
 
@@ -100,12 +100,14 @@ def _run_saga(settings: Settings, worker: WorkerProcess, households: int) -> Non
 @one_line_errors
 def demo(households: int, keep_running: bool) -> None:
     """Bring up the stack, migrate, start a worker and run the saga on synthetic households."""
-    settings = load_settings()
-    Stack(settings).up(report=click.echo)
+    stack = Stack(load_settings())
+    stack.up(report=click.echo)
+    settings = stack.local_settings(stack.settings)
     migrations.migrate(settings)
     # The demo runs the whole payment lifecycle now, rather than on next month's due dates.
     lifecycle = {name: value for name, value in DEMO_PAYMENTS.items() if name not in os.environ}
-    worker = WorkerProcess(settings, settings.cache_dir / "logs" / "demo-worker.log", env=lifecycle)
+    log_path = settings.cache_dir / "logs" / "demo-worker.log"
+    worker = WorkerProcess(settings, log_path, env=worker_env(settings, lifecycle))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     worker.start()

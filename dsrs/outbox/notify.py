@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -23,8 +24,16 @@ def asyncpg_dsn(database_url: str) -> str:
 
 
 class OutboxListener:
-    def __init__(self, database_url: str, on_notify: Callable[[], None], reconnect_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        on_notify: Callable[[], None],
+        reconnect_seconds: float = 5.0,
+        connect_args: dict[str, Any] | None = None,
+    ) -> None:
         self.dsn = asyncpg_dsn(database_url)
+        # The engine's own (dsrs.db.engine.connect_args): TLS, or the Unix socket.
+        self.connect_args = connect_args or {}
         self.on_notify = on_notify
         self.reconnect_seconds = reconnect_seconds
 
@@ -36,7 +45,7 @@ class OutboxListener:
             lost = asyncio.Event()
             on_lost = _setter(lost)
             try:
-                connection = await asyncpg.connect(self.dsn)
+                connection = await asyncpg.connect(self.dsn, **self.connect_args)
             except (OSError, asyncpg.PostgresError) as error:
                 log.warning("outbox listener: cannot connect (%s); polling meanwhile", type(error).__name__)
                 await _wait_any(stopping, lost, self.reconnect_seconds)

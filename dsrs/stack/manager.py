@@ -77,6 +77,18 @@ class Stack:
             verb = "started" if started else "running"
             report(f"{component.name:<9} {verb:<9} 127.0.0.1:{component.port}  log {component.log_path}")
 
+    def local_settings(self, settings: Settings) -> Settings:
+        """`settings`, reaching the stack's own running PostgreSQL through its Unix socket instead of TCP.
+
+        Only the stack's own server, and only where the settings choose neither a socket nor TLS.
+        """
+        host, port = settings.database_address
+        ours = host in LOOPBACK and port == self.postgres.port and self.postgres.read_pid() is not None
+        chosen = settings.database_socket_dir is not None or settings.database_ssl != "disable"
+        if not ours or chosen or not (self.postgres.socket_dir / f".s.PGSQL.{port}").exists():
+            return settings
+        return settings.model_copy(update={"database_socket_dir": self.postgres.socket_dir})
+
     def down(self, report: Report = print) -> None:
         # Reverse order: nothing stopped first is needed by what is still running.
         for component in reversed(self.components):

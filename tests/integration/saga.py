@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dsrs.auth.local import issue_token
 from dsrs.auth.roles import Role
-from dsrs.bench.environment import isolated_settings, worker_env
+from dsrs.bench.environment import isolated_settings
 from dsrs.db import migrations
 from dsrs.db.engine import create_engine
 from dsrs.events.topics import DEAD_LETTER_TOPICS
@@ -27,7 +27,7 @@ from dsrs.saga_status import SagaStatus, saga_status
 from dsrs.settings import Settings
 from dsrs.stack.manager import Stack
 from dsrs.streams.agents import CONSUMED_TOPICS
-from dsrs.worker_process import WorkerProcess
+from dsrs.worker_process import WorkerProcess, worker_env
 
 T = TypeVar("T")
 

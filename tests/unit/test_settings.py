@@ -73,3 +73,11 @@ def test_a_rejected_secret_is_not_printed(monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(SettingsError) as raised:
         load_settings()
     assert "too-short-but-secret" not in str(raised.value)
+
+
+def test_a_database_socket_folder_is_expanded_and_refused_with_tls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DSRS_DATABASE_SOCKET_DIR", "~/pg")
+    assert load_settings().database_socket_dir == Path("~/pg").expanduser()
+    monkeypatch.setenv("DSRS_DATABASE_SSL", "require")
+    with pytest.raises(SettingsError, match=r"DSRS_DATABASE_SOCKET_DIR .* TLS does not apply"):
+        load_settings()
