@@ -9,6 +9,7 @@ import asyncio
 import sys
 
 import faust
+import mode.loop
 
 from dsrs.app import create_app
 from dsrs.cli import register
@@ -59,6 +60,10 @@ def main() -> None:
         # under moderate load messages reached the agents 1 to 2 s after they were written. Handing
         # the GIL over every 0.5 ms cut that to about 0.3 s (measured at 237 households/s offered).
         sys.setswitchinterval(0.0005)
+        # libuv's loop, in C, runs the worker's many small callbacks and socket reads for less CPU than
+        # asyncio's: four A/B pairs of 60,000 households in one hour gave 1,714-1,910/s with asyncio's
+        # loop and 1,735-1,944/s with uvloop, every pair in uvloop's favour (about 2.5%).
+        mode.loop.use("uvloop")
     from faust.cli.faust import cli
 
     register(cli)
