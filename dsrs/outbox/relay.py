@@ -39,8 +39,9 @@ log = logging.getLogger(__name__)
 PENDING_PAGE = text(
     """
     SELECT id, aggregate_id, topic, message_key, headers, event_type,
-           -- As PostgreSQL's text: decoding the JSON only to encode it again cost a sixth of the relay.
-           payload::text AS payload_text,
+           -- As the bytes of PostgreSQL's text: decoding the JSON only to encode it again cost a sixth of
+           -- the relay, and reading it as text still decoded and re-encoded ~1 KB of UTF-8 per event.
+           convert_to(payload::text, 'UTF8') AS payload_bytes,
            payload->'data'->>'program_id' AS program_id,
            payload->'data'->>'region' AS region
     FROM event_outbox
@@ -142,7 +143,7 @@ class OutboxRelay:
                 row.event_type,
                 row.program_id,
                 row.region,
-                row.payload_text.encode(),
+                row.payload_bytes,
                 [(name, value.encode()) for name, value in headers.items()],
             )
             await batches.add(self.topic_prefix + row.topic, row.message_key.encode(), event.value, event.headers)
