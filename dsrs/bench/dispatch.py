@@ -4,7 +4,7 @@ Every saga stage is a Faust agent, and Faust spends a fixed cost on each message
 sees it (the consumer thread, the conductor, the stream's buffer and acknowledgements). This app
 consumes a topic with the saga's own batching and app class and nothing else, so the benchmark can
 show that cost beside the Kafka and PostgreSQL limits. Run by `dsrs bench saga` as
-`python -m faust -A dsrs.bench.dispatch worker`, configured by environment:
+`python -m faust --loop uvloop -A dsrs.bench.dispatch worker`, configured by environment:
 DSRS_DISPATCH_BROKER, DSRS_DISPATCH_TOPIC, DSRS_DISPATCH_COUNT and DSRS_DISPATCH_RESULT (a file).
 """
 
