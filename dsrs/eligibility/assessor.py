@@ -119,7 +119,7 @@ class EligibilityHandler:
             "decision": assessment.decision,
             "score": assessment.score,
             "benefit_amount": assessment.benefit_amount,
-            "rule_results": [result.to_json() for result in assessment.rule_results],
+            "rule_results": assessment.rule_results_json(),
             "source_event_id": source_event_id,
         }
         data = {

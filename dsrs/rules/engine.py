@@ -62,8 +62,12 @@ class Assessment:
             "score": self.score,
             "benefit_amount": None if self.benefit_amount is None else str(self.benefit_amount),
             "variables": dict(self.variables),
-            "rule_results": [result.to_json() for result in self.rule_results],
+            "rule_results": self.rule_results_json(),
         }
+
+    def rule_results_json(self) -> list[JSONValue]:
+        """Each rule's result as plain JSON: what an assessment stores to say why it decided as it did."""
+        return [result.to_json() for result in self.rule_results]
 
 
 def assess(program: Program, household: Mapping[str, object]) -> Assessment:
