@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -18,6 +19,11 @@ from dsrs.transport_security import database_connect_args
 
 class DatabaseUnavailable(RuntimeError):
     """PostgreSQL could not be reached or refused us; the message says where and why."""
+
+
+def socket_file(folder: Path, port: int) -> Path:
+    """The Unix socket a PostgreSQL server listening on `port` makes in `folder` (libpq's and asyncpg's name)."""
+    return folder / f".s.PGSQL.{port}"
 
 
 def connect_args(settings: Settings) -> dict[str, Any]:
@@ -54,7 +60,7 @@ def describe_connection_error(settings: Settings, error: BaseException) -> str:
     host, port = settings.database_address
     where = f"{host}:{port} (DSRS_DATABASE_URL)"
     if settings.database_socket_dir is not None:
-        where = f"{settings.database_socket_dir / f'.s.PGSQL.{port}'} (DSRS_DATABASE_SOCKET_DIR)"
+        where = f"{socket_file(settings.database_socket_dir, port)} (DSRS_DATABASE_SOCKET_DIR)"
     reason = getattr(error, "orig", None) or error
     return f"cannot use PostgreSQL at {where}: {type(reason).__name__}: {reason}".strip()
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from dsrs.db.engine import DatabaseUnavailable, check_connection, create_engine
+from dsrs.db.engine import DatabaseUnavailable, check_connection, create_engine, socket_file
 from dsrs.settings import Settings
 from dsrs.stack.component import Component, StackError
 from dsrs.stack.ferretdb import FerretDB
@@ -85,7 +85,7 @@ class Stack:
         host, port = settings.database_address
         ours = host in LOOPBACK and port == self.postgres.port and self.postgres.read_pid() is not None
         chosen = settings.database_socket_dir is not None or settings.database_ssl != "disable"
-        if not ours or chosen or not (self.postgres.socket_dir / f".s.PGSQL.{port}").exists():
+        if not ours or chosen or not socket_file(self.postgres.socket_dir, port).exists():
             return settings
         return settings.model_copy(update={"database_socket_dir": self.postgres.socket_dir})
 
