@@ -1,4 +1,5 @@
-"""A worker's resident memory against the events it has processed, sampled while a benchmark runs.
+"""A worker's resident memory, its relay process's included, against the events it has processed, sampled
+while a benchmark runs.
 
 Memory that grows with the events seen (an unbounded cache, a leak) shows as a rising line; a worker
 that keeps only bounded state (batches, the RocksDB block cache, windows within their retention)
@@ -41,6 +42,17 @@ def resident_mib(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
+def resident_with_children_mib(pid: int) -> float:
+    """The process's resident memory and its children's: a worker's includes its outbox relay process."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    total = resident_mib(pid)
+    for child in children:
+        # A child that exits between the two reads has no memory left to count.
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            total += resident_mib(int(child))
+    return total
+
+
 def events_processed(metrics_text: str) -> int:
     """Sum of dsrs_agent_events_processed_total over the worker's agents, from a /metrics scrape."""
     total = 0.0
@@ -70,7 +82,7 @@ class MemoryWatch:
     async def sample(self, client: httpx.AsyncClient) -> MemorySample:
         response = await client.get("/metrics", headers=self.headers)
         response.raise_for_status()
-        return MemorySample(events_processed(response.text), resident_mib(self.pid))
+        return MemorySample(events_processed(response.text), resident_with_children_mib(self.pid))
 
     async def run(self, stopping: asyncio.Event) -> None:
         async with httpx.AsyncClient(base_url=self.base_url, timeout=10.0) as client:

@@ -1,6 +1,8 @@
 import os
+import subprocess
+import sys
 
-from dsrs.bench.memory import MemorySample, events_processed, memory_profile, resident_mib
+from dsrs.bench.memory import MemorySample, events_processed, memory_profile, resident_mib, resident_with_children_mib
 
 SCRAPE = """# HELP dsrs_agent_events_processed_total Events an agent applied
 # TYPE dsrs_agent_events_processed_total counter
@@ -17,6 +19,25 @@ def test_events_processed_adds_up_every_agent_and_nothing_else() -> None:
 
 def test_resident_memory_of_this_process_is_read_from_proc() -> None:
     assert resident_mib(os.getpid()) > 1.0
+
+
+def test_a_process_with_a_child_counts_the_child_resident_memory_too() -> None:
+    # The child holds 200 MiB of its own, so its share stands out from any change in ours.
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; held = b'x' * (200 * 2**20); print('ready', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == b"ready\n"
+        assert resident_with_children_mib(os.getpid()) - resident_mib(os.getpid()) >= 200
+    finally:
+        child.communicate(b"")
 
 
 def test_the_profile_starts_once_warm_and_reports_the_peak_after_it() -> None:
