@@ -20,14 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from dsrs.analytics.counter import AnalyticsCounter
 from dsrs.analytics.mirror import KpiMirror
 from dsrs.analytics.rollups import MongoRollups
-from dsrs.db.engine import connect_args, create_engine
+from dsrs.db.engine import create_engine
 from dsrs.dlq.publisher import DeadLetterPublisher
 from dsrs.eligibility.assessor import EligibilityHandler
-from dsrs.events.topics import ANALYTICS_BY_PROGRAM_REGION, DEAD_LETTER_TOPICS, PROVIDER_SETTLEMENT
+from dsrs.events.producer import saga_producer
+from dsrs.events.topics import DEAD_LETTER_TOPICS, PROVIDER_SETTLEMENT
 from dsrs.kafka_admin import ensure_topics
 from dsrs.monitoring.collector import GaugeCollector
-from dsrs.outbox.notify import OutboxListener
-from dsrs.outbox.relay import OutboxRelay
+from dsrs.outbox.relay import OutboxRelay, relay_woken_by_notify
+from dsrs.outbox.relay_process import RelayProcess
 from dsrs.payment.dispatcher import PaymentDispatcher
 from dsrs.payment.scheduler import PaymentScheduler
 from dsrs.payment.settlement import SettlementHandler
@@ -38,7 +39,6 @@ from dsrs.rules import Program, active_programs, load_programs
 from dsrs.settings import Settings
 from dsrs.streams.errors import is_transient
 from dsrs.tables.analytics import AnalyticsTables
-from dsrs.transport_security import kafka_client_options
 
 log = logging.getLogger(__name__)
 
@@ -92,13 +92,7 @@ class Runtime:
     async def _start_once(self) -> None:
         settings = self.settings
         await ensure_topics(settings, settings.topic_partitions)
-        producer = AIOKafkaProducer(
-            bootstrap_servers=settings.bootstrap_servers,
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=5,
-            **kafka_client_options(settings),
-        )
+        producer = saga_producer(settings)
         await producer.start()
         self.producer = producer
         self.engine = create_engine(settings)
@@ -106,12 +100,8 @@ class Runtime:
         self.mongo = AsyncMongoClient(settings.mongo_url, serverSelectionTimeoutMS=10_000, tz_aware=True)
         self.rollups = MongoRollups(self.mongo, settings.mongo_database)
         self.dead_letters = DeadLetterPublisher(producer)
-        self.relay = OutboxRelay(
-            self.saga_engine,
-            producer,
-            topic_prefix=settings.topic_prefix,
-            analytics_topic=settings.topic(ANALYTICS_BY_PROGRAM_REGION),
-        )
+        # Run here, or only asked for its lag when a child process relays (RuntimeService._relay).
+        self.relay = OutboxRelay.of_deployment(settings, self.saga_engine, producer)
         self.provider = SimulatedProvider(
             self.saga_engine, settings.provider_latency_seconds, settings.provider_failure_rate
         )
@@ -189,7 +179,8 @@ async def run_until_stopped(
 
 
 class RuntimeService(Service):
-    """Runs the outbox relay and its NOTIFY listener for as long as the worker runs."""
+    """Runs the outbox relay (in a child process, or on this loop with its NOTIFY listener) and the worker's
+    other background duties for as long as the worker runs."""
 
     def __init__(self, runtime: Runtime, consumed_topics: Sequence[str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -217,7 +208,10 @@ class RuntimeService(Service):
     @Service.task
     async def _relay(self) -> None:
         await self.runtime.start()
-        await self.runtime.relay.run(self._stopping)
+        if self.runtime.settings.relay_process:
+            await RelayProcess(self.runtime.settings).run(self._stopping)
+            return
+        await relay_woken_by_notify(self.runtime.relay, self.runtime.settings, self._stopping)
 
     @Service.task
     async def _dispatch_payments(self) -> None:
@@ -249,10 +243,3 @@ class RuntimeService(Service):
             [settings.topic(topic) for topic in DEAD_LETTER_TOPICS],
         )
         await run_until_stopped("metrics", collector.collect, self._stopping, idle_seconds=5.0)
-
-    @Service.task
-    async def _listen(self) -> None:
-        await self.runtime.start()
-        settings = self.runtime.settings
-        listener = OutboxListener(settings.database_url, self.runtime.relay.wake, connect_args=connect_args(settings))
-        await listener.run(self._stopping)

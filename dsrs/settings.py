@@ -65,6 +65,10 @@ class Settings(BaseSettings):
         default="", pattern=r"^[A-Za-z0-9._-]*$", description="Prepended to every topic name, to share a broker"
     )
     data_dir: Path | None = Field(default=None, description="The worker's RocksDB tables; default CACHE_DIR/worker")
+    relay_process: bool = Field(
+        default=True,
+        description="Run the outbox relay in a child process of the worker (a core of its own); false: on its loop",
+    )
 
     # Authentication: RS256/ES256 keys from a JWKS URL in production, or an HS256 secret for local work.
     jwks_url: str | None = Field(default=None, description="Where the identity provider publishes its keys")

@@ -6,11 +6,11 @@ import asyncio
 import getpass
 
 import click
-from aiokafka import AIOKafkaProducer
 
 from dsrs.cli.errors import one_line_errors
 from dsrs.db.engine import create_engine
 from dsrs.dlq.replay import DeadLetter, read_dead_letters, replay, select_letters
+from dsrs.events.producer import saga_producer
 from dsrs.events.topics import DEAD_LETTER_TOPICS
 from dsrs.settings import Settings, load_settings
 from dsrs.transport_security import kafka_client_options
@@ -34,12 +34,7 @@ async def _read(settings: Settings, topic: str | None) -> list[DeadLetter]:
 
 async def _replay(settings: Settings, letters: list[DeadLetter]) -> list[DeadLetter]:
     engine = create_engine(settings, pool_size=1)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
-        acks="all",
-        enable_idempotence=True,
-        **kafka_client_options(settings),
-    )
+    producer = saga_producer(settings)
     await producer.start()
     try:
         return await replay(engine, producer, letters, f"cli:{getpass.getuser()}")

@@ -27,14 +27,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def logging_config(level: str, json_format: bool) -> dict[str, Any] | None:
-    """For Faust's `logging_config`; None keeps Faust's own coloured text logs."""
+def logging_config(level: str, json_format: bool, stream: str = "ext://sys.stdout") -> dict[str, Any] | None:
+    """For Faust's `logging_config` (and `logging.config.dictConfig`); None keeps Faust's own coloured text logs."""
     if not json_format:
         return None
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": "dsrs.monitoring.logs.JsonFormatter"}},
-        "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
+        "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "json", "stream": stream}},
         "root": {"level": level.upper(), "handlers": ["default"]},
     }

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,10 +30,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dsrs.analytics.bundle import Outgoing, bundles
+from dsrs.db.engine import connect_args
+from dsrs.events.topics import ANALYTICS_BY_PROGRAM_REGION
 from dsrs.events.tracing import TRACEPARENT
 from dsrs.monitoring.metrics import OUTBOX_PUBLISHED
 from dsrs.monitoring.tracing import hop
+from dsrs.outbox.notify import OutboxListener
 from dsrs.outbox.record_batches import RecordBatches
+from dsrs.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +85,7 @@ class OutboxRelay:
         idle_poll_seconds: float = 0.5,
         topic_prefix: str = "",
         analytics_topic: str | None = None,
+        on_published: Callable[[int], None] = OUTBOX_PUBLISHED.inc,
     ) -> None:
         self.topic_prefix = topic_prefix
         self.analytics_topic = analytics_topic
@@ -88,7 +94,26 @@ class OutboxRelay:
         self.events_per_batch = events_per_batch
         self.idle_poll_seconds = idle_poll_seconds
         self.published_total = 0
+        # A relay in a process of its own reports to the worker, whose /metrics count what it published.
+        self.on_published = on_published
         self._wake = asyncio.Event()
+
+    @classmethod
+    def of_deployment(
+        cls,
+        settings: Settings,
+        engine: AsyncEngine,
+        producer: AIOKafkaProducer,
+        on_published: Callable[[int], None] = OUTBOX_PUBLISHED.inc,
+    ) -> OutboxRelay:
+        """The relay of the deployment `settings` describe: its topic names and its analytics bundles."""
+        return cls(
+            engine,
+            producer,
+            topic_prefix=settings.topic_prefix,
+            analytics_topic=settings.topic(ANALYTICS_BY_PROGRAM_REGION),
+            on_published=on_published,
+        )
 
     def wake(self) -> None:
         """Called on NOTIFY: new events were committed."""
@@ -109,7 +134,7 @@ class OutboxRelay:
             await batches.delivered()
             await connection.execute(MARK_PUBLISHED, {"ids": [row.id for row in rows]})
         self.published_total += len(rows)
-        OUTBOX_PUBLISHED.inc(len(rows))
+        self.on_published(len(rows))
         return len(rows)
 
     async def _claim(self, connection: AsyncConnection) -> list[Any]:
@@ -174,6 +199,12 @@ class OutboxRelay:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.idle_poll_seconds):
                         await self._wake.wait()
+
+
+async def relay_woken_by_notify(relay: OutboxRelay, settings: Settings, stopping: asyncio.Event) -> None:
+    """Run `relay` until `stopping` is set, woken by the outbox's NOTIFY as events are committed."""
+    listener = OutboxListener(settings.database_url, relay.wake, connect_args=connect_args(settings))
+    await asyncio.gather(relay.run(stopping), listener.run(stopping))
 
 
 async def _sleep_until(stopping: asyncio.Event, seconds: float) -> None:

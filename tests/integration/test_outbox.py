@@ -4,7 +4,6 @@ with two relays working at the same time."""
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -22,7 +21,7 @@ from dsrs.events.tracing import new_traceparent
 from dsrs.outbox.relay import OutboxRelay
 from dsrs.outbox.writer import OutgoingEvent, add_events
 from dsrs.settings import Settings
-from tests.integration.records import read_records
+from tests.integration.numbered_events import commit_numbered_events, published_sequences
 
 pytestmark = pytest.mark.integration
 
@@ -46,17 +45,7 @@ async def test_two_relays_publish_each_event_once_in_household_order(
     async with engine.begin() as connection:
         # Anything a previous run left pending would be published to that run's topics, not ours.
         await connection.execute(text("UPDATE event_outbox SET published_at = now() WHERE published_at IS NULL"))
-    households = [str(uuid.uuid4()) for _ in range(HOUSEHOLDS)]
-    # Interleaved across households and spread over many transactions, as real traffic is.
-    for sequence in range(EVENTS_EACH):
-        async with engine.begin() as connection:
-            await add_events(
-                connection,
-                [
-                    OutgoingEvent(topic, new_envelope("test", h, {"sequence": sequence}, "test"), new_traceparent())
-                    for h in households
-                ],
-            )
+    households = await commit_numbered_events(engine, topic, HOUSEHOLDS, EVENTS_EACH)
 
     relays = [OutboxRelay(engine, producer, events_per_batch=7, topic_prefix=prefix) for _ in range(2)]
     while True:
@@ -68,11 +57,7 @@ async def test_two_relays_publish_each_event_once_in_household_order(
     lag = await relays[0].lag()
     assert lag.pending == 0
 
-    sequences: dict[str, list[int]] = defaultdict(list)
-    for record in await read_records(settings, prefix + topic, HOUSEHOLDS * EVENTS_EACH):
-        assert record.key is not None
-        sequences[record.key.decode()].append(json.loads(record.value)["data"]["sequence"])
-        assert dict(record.headers)["traceparent"].startswith(b"00-")
+    sequences = await published_sequences(settings, prefix + topic, HOUSEHOLDS * EVENTS_EACH)
     assert set(sequences) == set(households)
     for household in households:
         assert sequences[household] == list(range(EVENTS_EACH)), household

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from dsrs.settings import Environment, SettingsError, load_settings
+from dsrs.settings import Environment, Settings, SettingsError, load_settings
 
 
 def test_defaults_point_at_the_local_stack(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -81,3 +81,19 @@ def test_a_database_socket_folder_is_expanded_and_refused_with_tls(monkeypatch: 
     monkeypatch.setenv("DSRS_DATABASE_SSL", "require")
     with pytest.raises(SettingsError, match=r"DSRS_DATABASE_SOCKET_DIR .* TLS does not apply"):
         load_settings()
+
+
+def test_settings_reach_a_child_process_whole_as_json(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # The worker hands its settings to its relay process this way (dsrs.outbox.relay_process): settings built
+    # in code, as tests and benchmarks build them, must arrive as they are, whatever the child's environment.
+    monkeypatch.setenv("DSRS_REGIONS", "A,B")
+    monkeypatch.setenv("DSRS_DATABASE_SOCKET_DIR", str(tmp_path))
+    monkeypatch.setenv("DSRS_JWT_SECRET", "s" * 40)
+    settings = load_settings().model_copy(update={"web_port": 7001, "relay_process": False})
+    monkeypatch.setenv("DSRS_WEB_PORT", "7002")
+    arrived = Settings.model_validate_json(settings.model_dump_json())
+    assert arrived == settings
+    assert arrived.regions == ("A", "B")
+    assert arrived.database_socket_dir == tmp_path
+    assert arrived.web_port == 7001
+    assert arrived.jwt_secret == "s" * 40
