@@ -41,11 +41,21 @@ from dsrs.settings import Settings
 log = logging.getLogger(__name__)
 
 CHILD_MODULE = "dsrs.outbox.relay_process"
+# A child that ran at least this long had started well: its next failure is not one of a series.
+STEADY_SECONDS = 60.0
+MAX_RESTART_SECONDS = 30.0
+
+
+def restart_delay(failures_in_a_row: int, first_seconds: float) -> float:
+    """How long to wait before starting the child again: doubling while it keeps failing (a broker that is
+    down, say), so that a child that cannot start does not fill the log."""
+    return float(min(MAX_RESTART_SECONDS, first_seconds * 2 ** (failures_in_a_row - 1)))
 
 
 class RelayProcess:
-    """Runs the relay child for as long as the worker runs; started again after `restart_seconds` if it
-    exits, and asked to stop (SIGTERM, then SIGKILL after `stop_seconds`) when the worker stops."""
+    """Runs the relay child for as long as the worker runs; started again if it exits (after
+    `restart_seconds`, doubling while it keeps failing), and asked to stop (SIGTERM, then SIGKILL after
+    `stop_seconds`) when the worker stops."""
 
     def __init__(
         self,
@@ -62,7 +72,10 @@ class RelayProcess:
         self.started = 0
 
     async def run(self, stopping: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        failures_in_a_row = 0
         while not stopping.is_set():
+            started_at = loop.time()
             process = self.process = await spawn_child(self.settings)
             self.started += 1
             assert process.stdout is not None
@@ -77,14 +90,16 @@ class RelayProcess:
                     await reports
             if stopping.is_set():
                 return
+            failures_in_a_row = 1 if loop.time() - started_at >= STEADY_SECONDS else failures_in_a_row + 1
+            delay = restart_delay(failures_in_a_row, self.restart_seconds)
             log.error(
                 "outbox relay process %d exited with code %s; starting another in %.1fs",
                 process.pid,
                 process.returncode,
-                self.restart_seconds,
+                delay,
             )
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.restart_seconds):
+                async with asyncio.timeout(delay):
                     await stopping.wait()
 
     async def _read_reports(self, stdout: asyncio.StreamReader) -> None:

@@ -80,6 +80,25 @@ async def test_a_child_that_dies_is_started_again(engine: AsyncEngine, own_topic
     assert first.returncode == -9
 
 
+async def test_a_child_that_cannot_start_is_tried_again(own_topics: Settings) -> None:
+    # No broker listens on port 1: the child's producer cannot start, and the child exits with an error.
+    unreachable = own_topics.model_copy(update={"kafka_url": "kafka://127.0.0.1:1"})
+    supervisor = RelayProcess(unreachable, on_published=lambda published: None, restart_seconds=0.1)
+    stopping = asyncio.Event()
+    running = asyncio.create_task(supervisor.run(stopping))
+    try:
+        await eventually(lambda: asyncio.sleep(0, supervisor.started), lambda started: started >= 2)
+        failed = await eventually(
+            lambda: asyncio.sleep(0, supervisor.process),
+            lambda process: process is not None and process.returncode is not None,
+        )
+    finally:
+        stopping.set()
+        await running
+    assert failed is not None
+    assert failed.returncode not in (None, 0)
+
+
 async def test_the_child_stops_when_its_worker_is_gone(own_topics: Settings) -> None:
     child = await spawn_child(own_topics)
     assert child.stdin is not None
