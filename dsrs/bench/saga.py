@@ -353,7 +353,7 @@ def results_table(results: Results) -> str:
     if memory is not None:
         rows.append(
             (
-                "worker memory (resident)",
+                "worker + relay memory (resident)",
                 f"{memory.warm_rss_mib:,.0f} -> {memory.last_rss_mib:,.0f} MiB",
                 f"from {memory.warm_events:,} to {memory.last_events:,} events; peak {memory.peak_rss_mib:,.0f} MiB",
             )
