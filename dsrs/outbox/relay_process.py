@@ -11,9 +11,9 @@ Both ends are here. The worker (`RelayProcess`) starts `python -m dsrs.outbox.re
 its settings to the child's stdin as one JSON line and keeps that pipe open: the child stops when it
 closes, so a worker that dies, even by SIGKILL, takes its relay with it. The child writes how many
 events each claim published, one number a line, on stdout; the worker adds them to its
-`dsrs_outbox_published_total`. The child logs to stderr. A child that exits while the worker runs is
-started again. Any number of relays may run against one outbox (see dsrs.outbox.relay), so one that
-outlives its worker for a moment does no harm.
+`dsrs_outbox_published_events_total`. The child logs to stderr. A child that exits while the worker
+runs is started again. Any number of relays may run against one outbox (see dsrs.outbox.relay), so one
+that outlives its worker for a moment does no harm.
 """
 
 from __future__ import annotations
