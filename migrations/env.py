@@ -6,8 +6,9 @@ import asyncio
 
 from alembic import context
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from dsrs.db.engine import create_engine
 from dsrs.db.schema import metadata
 from dsrs.settings import load_settings
 
@@ -18,6 +19,15 @@ def _database_url() -> str:
     return configured or load_settings().database_url
 
 
+def _engine() -> AsyncEngine:
+    configured = context.config.get_main_option("sqlalchemy.url")
+    if configured:
+        return create_async_engine(configured)
+    # The alembic CLI with no URL of its own connects as DSRS does: over TLS, or through the Unix socket,
+    # when the DSRS_DATABASE_* settings say so. By URL alone it would ignore both.
+    return create_engine(load_settings(), pool_size=1)
+
+
 def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=metadata, compare_type=True)
     with context.begin_transaction():
@@ -25,7 +35,7 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_online() -> None:
-    engine = create_async_engine(_database_url())
+    engine = _engine()
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

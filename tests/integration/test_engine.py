@@ -1,16 +1,25 @@
-"""Reaching the local stack's PostgreSQL through its Unix socket: the engine, the relay's listener, a worker."""
+"""Reaching the local stack's PostgreSQL through its Unix socket: the engine, the relay's listener, a worker,
+and the alembic command line."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from dsrs.db.engine import connect_args, create_engine
+from dsrs.db.migrations import head_revision
 from dsrs.outbox.notify import OUTBOX_CHANNEL, OutboxListener
 from dsrs.settings import Settings
 from dsrs.stack.manager import Stack
 from dsrs.worker_process import worker_env
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def _server_address(settings: Settings) -> str | None:
@@ -65,3 +74,21 @@ def test_settings_that_choose_their_route_are_left_as_they_are(stack: Stack, mig
     assert stack.local_settings(encrypted) is encrypted
     elsewhere = migrated.model_copy(update={"database_url": migrated.database_url.replace("127.0.0.1", "db.example")})
     assert stack.local_settings(elsewhere) is elsewhere
+
+
+def test_the_alembic_command_line_connects_as_dsrs_does(stack: Stack, migrated: Settings) -> None:
+    local = stack.local_settings(migrated)
+    # A host no resolver knows: only the socket from DSRS_DATABASE_SOCKET_DIR can reach the server.
+    unreachable = make_url(local.database_url).set(host="db.invalid").render_as_string(hide_password=False)
+    env = {**os.environ, **worker_env(local.model_copy(update={"database_url": unreachable}))}
+    result = subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", str(ROOT / "alembic.ini"), "current"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"{head_revision(local)} (head)" in result.stdout
