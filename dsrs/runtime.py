@@ -39,6 +39,7 @@ from dsrs.rules import Program, active_programs, load_programs
 from dsrs.settings import Settings
 from dsrs.streams.errors import is_transient
 from dsrs.tables.analytics import AnalyticsTables
+from dsrs.transport_security import kafka_client_options
 
 log = logging.getLogger(__name__)
 
@@ -241,5 +242,6 @@ class RuntimeService(Service):
             settings.app_id,
             [settings.topic(topic) for topic in self.consumed_topics],
             [settings.topic(topic) for topic in DEAD_LETTER_TOPICS],
+            kafka_client_options(settings),
         )
         await run_until_stopped("metrics", collector.collect, self._stopping, idle_seconds=5.0)

@@ -28,6 +28,7 @@ from dsrs.saga_status import SagaStatus, saga_status
 from dsrs.settings import Settings, load_settings
 from dsrs.stack.manager import Stack
 from dsrs.synthetic import synthetic_intake
+from dsrs.transport_security import kafka_client_options
 from dsrs.worker_process import WorkerFailed, WorkerProcess, worker_env
 
 DEMO_PAYMENTS = {"DSRS_PAYMENT_SEND_AHEAD_DAYS": "62", "DSRS_PAYMENT_RETRY_BASE_SECONDS": "1"}
@@ -79,7 +80,9 @@ def _run_saga(settings: Settings, worker: WorkerProcess, households: int) -> Non
     status = asyncio.run(_wait_until_settled(settings, expected, programs, limit_seconds=600))
     token = issue_token(settings, [Role.AUDITOR], ttl_seconds=8 * 3600, subject="demo-auditor")
     summary = _get(f"{worker.base_url}/api/v1/analytics/summary", token)
-    depths = asyncio.run(dead_letter_depths(settings.bootstrap_servers, settings.topic_prefix))
+    depths = asyncio.run(
+        dead_letter_depths(settings.bootstrap_servers, settings.topic_prefix, **kafka_client_options(settings))
+    )
     click.echo("\nKPI summary (GET /api/v1/analytics/summary):")
     names = ("assessed", "approved", "denied", "approval_rate", "payments_scheduled", "amount_scheduled")
     for name in (*names, "payments_completed", "payments_failed"):

@@ -55,7 +55,7 @@ class DeadLetter:
 
 async def read_dead_letters(bootstrap_servers: str, topics: Iterable[str], **options: Any) -> list[DeadLetter]:
     """Every message currently held in these dead-letter topics, oldest first per partition."""
-    partitions = await topic_partitions(bootstrap_servers, topics)
+    partitions = await topic_partitions(bootstrap_servers, topics, **options)
     if not partitions:
         return []
     consumer = AIOKafkaConsumer(

@@ -3,7 +3,8 @@ consumer lag per partition and dead-letter depth per topic."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,6 +24,7 @@ class GaugeCollector:
         group_id: str,
         consumed_topics: Sequence[str],
         dead_letter_topics: Sequence[str],
+        client_options: Mapping[str, Any],
     ) -> None:
         self.engine = engine
         self.relay = relay
@@ -30,6 +32,7 @@ class GaugeCollector:
         self.group_id = group_id
         self.consumed_topics = list(consumed_topics)
         self.dead_letter_topics = list(dead_letter_topics)
+        self.client_options = dict(client_options)
 
     async def collect(self) -> int:
         lag = await self.relay.lag()
@@ -40,9 +43,13 @@ class GaugeCollector:
             counts: dict[str, int] = {str(status): int(count) for status, count in rows}
         for status in PAYMENT_STATUSES:
             PAYMENTS_BY_STATUS.labels(status=status).set(int(counts.get(status, 0)))
-        for tp, behind in (await consumer_lag(self.bootstrap_servers, self.group_id, self.consumed_topics)).items():
+        for tp, behind in (
+            await consumer_lag(self.bootstrap_servers, self.group_id, self.consumed_topics, **self.client_options)
+        ).items():
             CONSUMER_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(behind)
-        for topic, depth in (await topic_depths(self.bootstrap_servers, self.dead_letter_topics)).items():
+        for topic, depth in (
+            await topic_depths(self.bootstrap_servers, self.dead_letter_topics, **self.client_options)
+        ).items():
             DLQ_DEPTH.labels(topic=topic).set(depth)
         # Nothing to report as "work done": the caller waits its interval before the next round.
         return 0
