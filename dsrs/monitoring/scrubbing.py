@@ -52,7 +52,9 @@ class ScrubbingRecordFactory:
             message = record.getMessage()
         except (TypeError, ValueError):
             return record
-        record.msg, record.args = scrub(message), None
+        # No arguments left to apply: an empty tuple, since mode's text formatter (Faust's, with
+        # DSRS_LOG_FORMAT=text) wraps None into (None,) and would apply that to the message again.
+        record.msg, record.args = scrub(message), ()
         if record.exc_info and record.exc_info[1] is not None:
             # The traceback's text is rendered later from exc_info; render it now, scrubbed.
             record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))

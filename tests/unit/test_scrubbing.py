@@ -1,6 +1,7 @@
 import logging
 
 import pytest
+from mode.utils.logging import ExtensionFormatter
 
 from dsrs.monitoring.scrubbing import MASK, install_scrubbing, scrub
 
@@ -50,3 +51,13 @@ def test_log_records_are_scrubbed_for_every_handler(caplog: pytest.LogCaptureFix
     assert "+254799123456" not in caplog.text
     assert "zeb@example.org" not in caplog.text
     assert "ValueError" in caplog.text
+
+
+@pytest.mark.parametrize("message", ["Creating topic %s", "100%% done: %s"])
+def test_a_scrubbed_record_renders_once_through_fausts_text_formatter(message: str) -> None:
+    # With DSRS_LOG_FORMAT=text, Faust logs through mode's formatter, which wraps any arguments that are not a
+    # tuple into one: arguments of None made every message render as "Creating topic None", or fail.
+    install_scrubbing()
+    record = logging.getLogRecordFactory()("dsrs.test", logging.INFO, __file__, 1, message, ("dsrs.topic",), None)
+    rendered = ExtensionFormatter(fmt="%(message)s").format(record)
+    assert rendered.endswith(message % ("dsrs.topic",))
