@@ -64,7 +64,9 @@ class Settings(BaseSettings):
     topic_prefix: str = Field(
         default="", pattern=r"^[A-Za-z0-9._-]*$", description="Prepended to every topic name, to share a broker"
     )
-    data_dir: Path | None = Field(default=None, description="The worker's RocksDB tables; default CACHE_DIR/worker")
+    data_dir: Path | None = Field(
+        default=None, description="The worker's RocksDB tables; default CACHE_DIR/worker/APP_ID"
+    )
     relay_process: bool = Field(
         default=True,
         description="Run the outbox relay in a child process of the worker (a core of its own); false: on its loop",
@@ -193,8 +195,11 @@ class Settings(BaseSettings):
 
     @property
     def worker_data_dir(self) -> Path:
-        """Where a worker keeps its RocksDB tables."""
-        return (self.data_dir or self.cache_dir / "worker").expanduser()
+        """Where a worker keeps its RocksDB tables: by default one folder per app id, since the tables'
+        files hold the changelog offsets they reached, not the changelog topics' names. Two deployments on
+        one folder: the second found the first's offsets ahead of its own changelogs, and Faust stopped
+        it with a ConsistencyError."""
+        return (self.data_dir or self.cache_dir / "worker" / self.app_id).expanduser()
 
     def topic(self, name: str) -> str:
         """The broker-side name of a saga topic."""

@@ -97,3 +97,16 @@ def test_settings_reach_a_child_process_whole_as_json(monkeypatch: pytest.Monkey
     assert arrived.database_socket_dir == tmp_path
     assert arrived.web_port == 7001
     assert arrived.jwt_secret == "s" * 40
+
+
+def test_each_app_id_keeps_its_tables_in_a_folder_of_its_own(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DSRS_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("DSRS_DATA_DIR", raising=False)
+    monkeypatch.setenv("DSRS_APP_ID", "program-a")
+    first = load_settings().worker_data_dir
+    monkeypatch.setenv("DSRS_APP_ID", "program-b")
+    second = load_settings().worker_data_dir
+    assert first == tmp_path / "worker" / "program-a"
+    assert second == tmp_path / "worker" / "program-b"
+    monkeypatch.setenv("DSRS_DATA_DIR", str(tmp_path / "tables"))
+    assert load_settings().worker_data_dir == tmp_path / "tables"
