@@ -24,6 +24,7 @@ from faust.types import StreamT
 from dsrs.app import SagaApp
 from dsrs.streams.agents import BATCH_SIZE, BATCH_WITHIN_SECONDS
 from dsrs.streams.batching import SagaStream
+from dsrs.streams.raw_schema import RawSchema
 
 COUNT = int(os.environ.get("DSRS_DISPATCH_COUNT", "0"))
 RESULT = Path(os.environ.get("DSRS_DISPATCH_RESULT", "dispatch.json"))
@@ -39,13 +40,7 @@ app = SagaApp(
     autodiscover=False,
     datadir=os.environ.get("DSRS_DISPATCH_DATADIR", "dispatch-data"),
 )
-source = app.topic(
-    os.environ.get("DSRS_DISPATCH_TOPIC", "dispatch"),
-    key_type=bytes,
-    value_type=bytes,
-    key_serializer="raw",
-    value_serializer="raw",
-)
+source = app.topic(os.environ.get("DSRS_DISPATCH_TOPIC", "dispatch"), schema=RawSchema())
 
 
 @app.agent(source, concurrency=1)

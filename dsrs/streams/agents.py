@@ -21,6 +21,7 @@ from dsrs.monitoring.heap import freeze_startup_heap
 from dsrs.runtime import Runtime
 from dsrs.streams.batching import SagaStream
 from dsrs.streams.processing import BatchProcessor, Handler
+from dsrs.streams.raw_schema import RawSchema
 
 BATCH_SIZE = 500
 # How long a stage on a household's way to its payment waits to fill a batch: small, it is latency.
@@ -59,7 +60,7 @@ def _register(
     within_seconds: float,
 ) -> None:
     names = [runtime.settings.topic(name) for name in topic_names]
-    channel = app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    channel = app.topic(*names, schema=RawSchema())
 
     async def consume(stream: StreamT[Any]) -> None:
         await runtime.start()
