@@ -7,7 +7,6 @@ consuming before Faust starts the services, so whoever needs the runtime first s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -40,6 +39,7 @@ from dsrs.settings import Settings
 from dsrs.streams.errors import is_transient
 from dsrs.tables.analytics import AnalyticsTables
 from dsrs.transport_security import kafka_client_options
+from dsrs.waiting import wait_at_most
 
 log = logging.getLogger(__name__)
 
@@ -174,9 +174,7 @@ async def run_until_stopped(
         else:
             pause = busy_seconds
         if pause > 0:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(pause):
-                    await stopping.wait()
+            await wait_at_most(stopping, pause)
 
 
 class RuntimeService(Service):

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from dsrs.waiting import wait_at_most
+
 WARM_EVENTS = 10_000
 
 
@@ -92,6 +94,4 @@ class MemoryWatch:
                     self.samples.append(await self.sample(client))
                 if stopping.is_set():
                     return
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.interval_seconds):
-                        await stopping.wait()
+                await wait_at_most(stopping, self.interval_seconds)

@@ -14,6 +14,8 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from dsrs.waiting import first_of, wait_at_most
+
 log = logging.getLogger(__name__)
 
 OUTBOX_CHANNEL = "dsrs_outbox"
@@ -48,27 +50,18 @@ class OutboxListener:
                 connection = await asyncpg.connect(self.dsn, **self.connect_args)
             except (OSError, asyncpg.PostgresError) as error:
                 log.warning("outbox listener: cannot connect (%s); polling meanwhile", type(error).__name__)
-                await _wait_any(stopping, lost, self.reconnect_seconds)
+                await first_of(stopping.wait(), lost.wait(), seconds=self.reconnect_seconds)
                 continue
             try:
                 connection.add_termination_listener(on_lost)
                 await connection.add_listener(OUTBOX_CHANNEL, self._callback)
-                await _wait_any(stopping, lost, None)
+                await first_of(stopping.wait(), lost.wait())
             finally:
                 with contextlib.suppress(Exception):
                     await connection.close(timeout=2)
             if lost.is_set() and not stopping.is_set():
-                await _wait_any(stopping, asyncio.Event(), self.reconnect_seconds)
+                await wait_at_most(stopping, self.reconnect_seconds)
 
 
 def _setter(event: asyncio.Event) -> Callable[[object], None]:
     return lambda _connection: event.set()
-
-
-async def _wait_any(first: asyncio.Event, second: asyncio.Event, seconds: float | None) -> None:
-    waits = [asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())]
-    try:
-        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiting in waits:
-            waiting.cancel()

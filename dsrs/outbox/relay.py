@@ -18,7 +18,6 @@ here: analysed while the relay kept up, the table seems to hold no pending rows,
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from dsrs.monitoring.tracing import hop
 from dsrs.outbox.notify import OutboxListener
 from dsrs.outbox.record_batches import RecordBatches
 from dsrs.settings import Settings
+from dsrs.waiting import wait_at_most
 
 log = logging.getLogger(__name__)
 
@@ -192,22 +192,14 @@ class OutboxRelay:
                 raise
             except Exception:
                 log.exception("outbox relay: publishing failed; retrying in %.1fs", backoff)
-                await _sleep_until(stopping, backoff)
+                await wait_at_most(stopping, backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
             if published == 0:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.idle_poll_seconds):
-                        await self._wake.wait()
+                await wait_at_most(self._wake, self.idle_poll_seconds)
 
 
 async def relay_woken_by_notify(relay: OutboxRelay, settings: Settings, stopping: asyncio.Event) -> None:
     """Run `relay` until `stopping` is set, woken by the outbox's NOTIFY as events are committed."""
     listener = OutboxListener(settings.database_url, relay.wake, connect_args=connect_args(settings))
     await asyncio.gather(relay.run(stopping), listener.run(stopping))
-
-
-async def _sleep_until(stopping: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            await stopping.wait()

@@ -24,7 +24,7 @@ import logging
 import logging.config
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import uvloop
 
@@ -37,6 +37,7 @@ from dsrs.monitoring.scrubbing import install_scrubbing
 from dsrs.monitoring.tracing import configure_tracing
 from dsrs.outbox.relay import OutboxRelay, relay_woken_by_notify
 from dsrs.settings import Settings
+from dsrs.waiting import first_of, wait_at_most
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class RelayProcess:
             assert process.stdout is not None
             reports = asyncio.ensure_future(self._read_reports(process.stdout))
             try:
-                await _first_of(process.wait(), stopping.wait())
+                await first_of(process.wait(), stopping.wait())
             finally:
                 if process.returncode is None:
                     await self._stop(process)
@@ -98,9 +99,7 @@ class RelayProcess:
                 process.returncode,
                 delay,
             )
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await stopping.wait()
+            await wait_at_most(stopping, delay)
 
     async def _read_reports(self, stdout: asyncio.StreamReader) -> None:
         async for line in stdout:
@@ -135,15 +134,6 @@ async def spawn_child(settings: Settings) -> asyncio.subprocess.Process:
     process.stdin.write(settings.model_dump_json().encode() + b"\n")
     await process.stdin.drain()
     return process
-
-
-async def _first_of(*waits: Awaitable[object]) -> None:
-    tasks = [asyncio.ensure_future(wait) for wait in waits]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
 
 
 def main() -> None:

@@ -27,13 +27,14 @@ waits for a buffer to drain instead of sleeping: 27,000 messages/s. (Asking ever
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import ClassVar, cast
 
 from faust.transport.consumer import CONSUMER_FETCHING, RecordMap
 from faust.transport.drivers import aiokafka
 from faust.types import TP, ConsumerT
 from mode import Service, ServiceT
+
+from dsrs.waiting import wait_at_most
 
 # How often the consumer asks for records while some partition is held back by its stream's buffer.
 HELD_BACK_POLL_SECONDS = 0.02
@@ -54,9 +55,7 @@ class SagaConsumer(aiokafka.Consumer):
                 # Faust would sleep a second here, however soon a buffer drains.
                 drained = self._buffer_drained = self._buffer_drained or asyncio.Event()
                 drained.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(timeout):
-                        await drained.wait()
+                await wait_at_most(drained, timeout)
                 if not self._get_active_partitions():
                     return {}, set()
             timeout = min(timeout, HELD_BACK_POLL_SECONDS)
