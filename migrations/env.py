@@ -13,14 +13,17 @@ from dsrs.db.schema import metadata
 from dsrs.settings import load_settings
 
 
+def _configured_url() -> str | None:
+    # `dsrs db upgrade` passes the URL it was configured with; the alembic CLI has none of its own.
+    return context.config.get_main_option("sqlalchemy.url")
+
+
 def _database_url() -> str:
-    # `dsrs db upgrade` passes the URL it was configured with; the alembic CLI falls back to DSRS_DATABASE_URL.
-    configured = context.config.get_main_option("sqlalchemy.url")
-    return configured or load_settings().database_url
+    return _configured_url() or load_settings().database_url
 
 
 def _engine() -> AsyncEngine:
-    configured = context.config.get_main_option("sqlalchemy.url")
+    configured = _configured_url()
     if configured:
         return create_async_engine(configured)
     # The alembic CLI with no URL of its own connects as DSRS does: over TLS, or through the Unix socket,
