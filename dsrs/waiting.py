@@ -1,10 +1,23 @@
-"""Waiting on the event loop for whichever comes first: something happening, or a time limit."""
+"""Waiting on the event loop: for whichever comes first, something happening or a time limit; and how long
+to wait before trying again."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import Awaitable
+from dataclasses import dataclass
+
+
+@dataclass
+class Backoff:
+    """A delay that doubles with each attempt, from `first_seconds` up to `max_seconds`."""
+
+    first_seconds: float = 0.2
+    max_seconds: float = 30.0
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.max_seconds, self.first_seconds * 2 ** (attempt - 1)))
 
 
 async def wait_at_most(event: asyncio.Event, seconds: float) -> None:

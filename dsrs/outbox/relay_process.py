@@ -37,20 +37,13 @@ from dsrs.monitoring.scrubbing import install_scrubbing
 from dsrs.monitoring.tracing import configure_tracing
 from dsrs.outbox.relay import OutboxRelay, relay_woken_by_notify
 from dsrs.settings import Settings
-from dsrs.waiting import first_of, wait_at_most
+from dsrs.waiting import Backoff, first_of, wait_at_most
 
 log = logging.getLogger(__name__)
 
 CHILD_MODULE = "dsrs.outbox.relay_process"
 # A child that ran at least this long had started well: its next failure is not one of a series.
 STEADY_SECONDS = 60.0
-MAX_RESTART_SECONDS = 30.0
-
-
-def restart_delay(failures_in_a_row: int, first_seconds: float) -> float:
-    """How long to wait before starting the child again: doubling while it keeps failing (a broker that is
-    down, say), so that a child that cannot start does not fill the log."""
-    return float(min(MAX_RESTART_SECONDS, first_seconds * 2 ** (failures_in_a_row - 1)))
 
 
 class RelayProcess:
@@ -67,7 +60,9 @@ class RelayProcess:
     ) -> None:
         self.settings = settings
         self.on_published = on_published
-        self.restart_seconds = restart_seconds
+        # Doubling while the child keeps failing (a broker that is down, say), so that a child that cannot
+        # start does not fill the log.
+        self.restart = Backoff(first_seconds=restart_seconds)
         self.stop_seconds = stop_seconds
         self.process: asyncio.subprocess.Process | None = None
         self.started = 0
@@ -92,7 +87,7 @@ class RelayProcess:
             if stopping.is_set():
                 return
             failures_in_a_row = 1 if loop.time() - started_at >= STEADY_SECONDS else failures_in_a_row + 1
-            delay = restart_delay(failures_in_a_row, self.restart_seconds)
+            delay = self.restart.delay(failures_in_a_row)
             log.error(
                 "outbox relay process %d exited with code %s; starting another in %.1fs",
                 process.pid,

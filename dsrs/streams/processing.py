@@ -22,6 +22,7 @@ from dsrs.events.tracing import TRACEPARENT
 from dsrs.monitoring.metrics import AGENT_BATCH_SECONDS, AGENT_EVENTS_FAILED, AGENT_EVENTS_PROCESSED, AGENT_RETRIES
 from dsrs.monitoring.tracing import recording, start_span, traceparent_of
 from dsrs.streams.errors import is_transient
+from dsrs.waiting import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +49,6 @@ class Handler(Protocol[T]):
     async def handle(self, batch: Sequence[Decoded[T]]) -> None:
         """Apply the batch's effects, deduplicated by event id, in one transaction."""
         ...
-
-
-@dataclass
-class Backoff:
-    first_seconds: float = 0.2
-    max_seconds: float = 30.0
-
-    def delay(self, attempt: int) -> float:
-        return float(min(self.max_seconds, self.first_seconds * 2 ** (attempt - 1)))
 
 
 @dataclass(frozen=True)

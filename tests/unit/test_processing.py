@@ -8,7 +8,8 @@ import pytest
 from dsrs.dlq.publisher import Failure
 from dsrs.events.incoming import Incoming
 from dsrs.streams.errors import PermanentError
-from dsrs.streams.processing import Backoff, BatchProcessor, Decoded
+from dsrs.streams.processing import BatchProcessor, Decoded
+from dsrs.waiting import Backoff
 
 
 def message(offset: int, value: bytes) -> Incoming:
