@@ -21,7 +21,7 @@ from dsrs.events.tracing import new_traceparent
 from dsrs.outbox.relay import OutboxRelay
 from dsrs.outbox.writer import OutgoingEvent, add_events
 from dsrs.settings import Settings
-from tests.integration.numbered_events import commit_numbered_events, published_sequences
+from tests.integration.numbered_events import commit_numbered_events, publish_nothing_pending, published_sequences
 
 pytestmark = pytest.mark.integration
 
@@ -42,9 +42,7 @@ async def test_two_relays_publish_each_event_once_in_household_order(
 ) -> None:
     prefix = f"test-outbox-{uuid.uuid4().hex[:8]}."
     topic = "outbox.test"
-    async with engine.begin() as connection:
-        # Anything a previous run left pending would be published to that run's topics, not ours.
-        await connection.execute(text("UPDATE event_outbox SET published_at = now() WHERE published_at IS NULL"))
+    await publish_nothing_pending(engine)
     households = await commit_numbered_events(engine, topic, HOUSEHOLDS, EVENTS_EACH)
 
     relays = [OutboxRelay(engine, producer, events_per_batch=7, topic_prefix=prefix) for _ in range(2)]
@@ -87,8 +85,7 @@ async def test_a_relay_pages_past_the_aggregates_another_relay_holds(
     engine: AsyncEngine, settings: Settings, producer: AIOKafkaProducer
 ) -> None:
     prefix = f"test-outbox-{uuid.uuid4().hex[:8]}."
-    async with engine.begin() as connection:
-        await connection.execute(text("UPDATE event_outbox SET published_at = now() WHERE published_at IS NULL"))
+    await publish_nothing_pending(engine)
     households = [str(uuid.uuid4()) for _ in range(6)]
     for sequence in range(2):
         async with engine.begin() as connection:
@@ -123,8 +120,7 @@ async def test_the_relay_bundles_counted_events_per_program_and_region_onto_the_
 ) -> None:
     prefix = f"test-outbox-{uuid.uuid4().hex[:8]}."
     analytics = prefix + "analytics"
-    async with engine.begin() as connection:
-        await connection.execute(text("UPDATE event_outbox SET published_at = now() WHERE published_at IS NULL"))
+    await publish_nothing_pending(engine)
     placed = [("cash", "R01"), ("cash", "R01"), ("cash", "R02"), ("child", "R01")]
     counted = [
         new_envelope(APPROVED, str(uuid.uuid4()), {"program_id": program, "region": region}, "test")

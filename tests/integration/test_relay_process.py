@@ -15,7 +15,7 @@ from dsrs.events.producer import saga_producer
 from dsrs.outbox.relay import OutboxRelay, relay_woken_by_notify
 from dsrs.outbox.relay_process import RelayProcess, spawn_child
 from dsrs.settings import Settings
-from tests.integration.numbered_events import commit_numbered_events, published_sequences
+from tests.integration.numbered_events import commit_numbered_events, publish_nothing_pending, published_sequences
 from tests.integration.saga import eventually
 
 pytestmark = pytest.mark.integration
@@ -28,8 +28,7 @@ EVENTS_EACH = 3
 @pytest.fixture
 async def own_topics(settings: Settings, engine: AsyncEngine) -> Settings:
     """Settings whose topics are this test's alone, over an outbox with nothing pending from earlier tests."""
-    async with engine.begin() as connection:
-        await connection.execute(text("UPDATE event_outbox SET published_at = now() WHERE published_at IS NULL"))
+    await publish_nothing_pending(engine)
     return settings.model_copy(update={"topic_prefix": f"test-relay-{uuid.uuid4().hex[:8]}."})
 
 
