@@ -23,7 +23,7 @@ _STATUS = text(
         )) AS approved_unpaid,
         (SELECT count(*) FROM payments) AS payments,
         (SELECT count(*) FROM eligibility_assessments) AS assessments,
-        (SELECT count(*) FROM event_outbox WHERE published_at IS NULL) AS outbox_pending,
+        (SELECT count(*) FROM event_outbox) AS outbox_pending,
         (SELECT coalesce(sum(count), 0) FROM analytics_counters WHERE metric = 'assessed') AS counted_assessed,
         (SELECT coalesce(sum(count), 0) FROM analytics_counters WHERE metric = 'payments_scheduled') AS counted_payments
     """

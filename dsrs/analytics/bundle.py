@@ -7,7 +7,7 @@ not one per event, and no agent has to read every KPI event only to forward it. 
 FACTS_PER_BUNDLE events, so that a batch of bundles has a bounded size however the relay's claims
 fall: when a backlog ended, a relay claim of mostly counted events made bundles of hundreds, analytics
 took 35,000 facts in one batch, and the worker's resident memory stepped up for good. Publishing a bundle
-again (the relay crashed before marking its rows) is harmless: the counter deduplicates each event
+again (the relay crashed before deleting its rows) is harmless: the counter deduplicates each event
 by its id, in whatever bundles it arrives.
 """
 

@@ -88,10 +88,8 @@ event_outbox = Table(
     Column("payload", JSONB, nullable=False),
     Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("published_at", DateTime(timezone=True)),
-    Index("ix_event_outbox_pending_created", "created_at", postgresql_where=text("published_at IS NULL")),
-    # The relay reads pending events oldest first, by id, over the pending rows only (migrations 0005, 0006).
-    Index("ix_event_outbox_pending_id", "id", postgresql_where=text("published_at IS NULL")),
+    # No published_at: the relay deletes an event once the broker acknowledged it (migration 0007), so
+    # every row is pending and the primary key is the relay's index of pending events by id.
 )
 
 processed_events = Table(

@@ -1,14 +1,15 @@
-"""The outbox relay: publishes committed events to Kafka in order per household, then marks them published.
+"""The outbox relay: publishes committed events to Kafka in order per household, then deletes them.
 
 The events analytics counts also go, bundled per program and region, to the analytics topic
-(see dsrs.analytics.bundle); they are marked published only when both are acknowledged.
+(see dsrs.analytics.bundle); they are deleted only when both are acknowledged.
 
 It claims whole aggregates. It reads the oldest pending events by id, page by page; the first
 event of an aggregate seen there is its oldest pending one, its head. The heads are locked with
 FOR UPDATE SKIP LOCKED and the aggregates whose head it got go out in id order. Another relay skips
 an aggregate whose head is locked, and pages on to others, so several workers can relay at once
-without reordering any household's events. Rows are marked published only after the broker
-acknowledged them; a crash in between publishes them again, which consumers absorb by event id.
+without reordering any household's events. Rows are deleted only after the broker acknowledged
+them; a crash in between publishes them again, which consumers absorb by event id. The outbox so
+holds pending events only: published ones live on in their topics (migration 0007 says why).
 
 Each statement has one sensible plan whatever the table's statistics say. They are often wrong
 here: analysed while the relay kept up, the table seems to hold no pending rows, and a backlog of
@@ -50,12 +51,13 @@ PENDING_PAGE = text(
            payload->'data'->>'program_id' AS program_id,
            payload->'data'->>'region' AS region
     FROM event_outbox
-    WHERE published_at IS NULL AND id > :after
+    WHERE id > :after
     ORDER BY id
     LIMIT :limit
     """
 )
-LOCK_HEADS = text("SELECT id FROM event_outbox WHERE id = ANY(:ids) AND published_at IS NULL FOR UPDATE SKIP LOCKED")
+# A head another relay published meanwhile is gone, and one it holds is skipped.
+LOCK_HEADS = text("SELECT id FROM event_outbox WHERE id = ANY(:ids) FOR UPDATE SKIP LOCKED")
 # Each claim waits for the broker's acknowledgements and then commits, while the agents keep the event
 # loop busy: with 500 a claim, the relay fell 39,000 events behind the agents at full speed, and a
 # household's payment waited for it. 2,000 kept it within one claim of them (60,000 households: 478 ->
@@ -63,11 +65,8 @@ LOCK_HEADS = text("SELECT id FROM event_outbox WHERE id = ANY(:ids) AND publishe
 EVENTS_PER_CLAIM = 2000
 # How far past other relays' aggregates a relay looks for some of its own.
 PAGES_PER_CLAIM = 8
-MARK_PUBLISHED = text("UPDATE event_outbox SET published_at = now() WHERE id = ANY(:ids)")
-LAG = text(
-    "SELECT count(*) AS pending, EXTRACT(EPOCH FROM now() - min(created_at)) AS oldest_age "
-    "FROM event_outbox WHERE published_at IS NULL"
-)
+DELETE_PUBLISHED = text("DELETE FROM event_outbox WHERE id = ANY(:ids)")
+LAG = text("SELECT count(*) AS pending, EXTRACT(EPOCH FROM now() - min(created_at)) AS oldest_age FROM event_outbox")
 
 
 @dataclass(frozen=True)
@@ -130,9 +129,9 @@ class OutboxRelay:
             if self.analytics_topic is not None:
                 for bundle in bundles(published):
                     await batches.add(self.analytics_topic, bundle.key, bundle.value, bundle.headers)
-            # Wait for every acknowledgement before marking anything: a failure rolls the claim back.
+            # Wait for every acknowledgement before deleting anything: a failure rolls the claim back.
             await batches.delivered()
-            await connection.execute(MARK_PUBLISHED, {"ids": [row.id for row in rows]})
+            await connection.execute(DELETE_PUBLISHED, {"ids": [row.id for row in rows]})
         self.published_total += len(rows)
         self.on_published(len(rows))
         return len(rows)

@@ -73,6 +73,29 @@ async def test_downgrade_and_upgrade_again(scratch_settings: Settings, scratch_e
     await migrations.require_current_schema(scratch_engine, scratch_settings)
 
 
+PUBLISHED_EVENT, PENDING_EVENT = uuid.uuid4(), uuid.uuid4()
+
+
+async def test_upgrading_to_an_outbox_of_pending_events_keeps_those_not_yet_published(
+    scratch_settings: Settings, scratch_engine: AsyncEngine
+) -> None:
+    await migrations.downgrade(scratch_engine, scratch_settings, "base")
+    await migrations.upgrade(scratch_engine, scratch_settings, "0006")
+    async with scratch_engine.begin() as connection:
+        for event_id, published in ((PUBLISHED_EVENT, "now()"), (PENDING_EVENT, "NULL")):
+            await connection.execute(
+                text(
+                    "INSERT INTO event_outbox (event_id, aggregate_id, topic, event_type, message_key, payload, "
+                    f"published_at) VALUES (:event_id, 'h', 't', 't', 'h', '{{}}', {published})"
+                ),
+                {"event_id": event_id},
+            )
+    await migrations.upgrade(scratch_engine, scratch_settings)
+    async with scratch_engine.connect() as connection:
+        left = (await connection.execute(text("SELECT event_id FROM event_outbox"))).scalars().all()
+    assert left == [PENDING_EVENT]
+
+
 def _household(**overrides: Any) -> dict[str, Any]:
     return {
         "id": uuid.uuid4(),

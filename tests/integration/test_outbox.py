@@ -7,9 +7,11 @@ import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from typing import cast
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -72,10 +74,9 @@ async def test_events_added_together_take_their_ids_in_the_order_they_were_added
             {"household": household},
         )
         rows = stored.all()
-        # Published already, so that no later test's relay sends them to topics of its own.
+        # Gone, as if published, so that no later test's relay sends them to topics of its own.
         await connection.execute(
-            text("UPDATE event_outbox SET published_at = now() WHERE aggregate_id = :household"),
-            {"household": household},
+            text("DELETE FROM event_outbox WHERE aggregate_id = :household"), {"household": household}
         )
     assert [row.event_id for row in rows] == [event.envelope.event_id for event in events]
     assert [row.payload["data"]["n"] for row in rows] == list(range(50))
@@ -105,9 +106,7 @@ async def test_a_relay_pages_past_the_aggregates_another_relay_holds(
         assert held_households == set(households[:4])
         published = await other.publish_batch()
         async with engine.connect() as connection:
-            pending = await connection.execute(
-                text("SELECT aggregate_id, count(*) FROM event_outbox WHERE published_at IS NULL GROUP BY 1")
-            )
+            pending = await connection.execute(text("SELECT aggregate_id, count(*) FROM event_outbox GROUP BY 1"))
             still_pending = {household: count for household, count in pending}
     # The other relay paged on to the two free households and published their first events: the
     # oldest of each that its page held. The held households' events all wait for their holder.
@@ -153,3 +152,50 @@ async def test_the_relay_bundles_counted_events_per_program_and_region_onto_the_
         f"{program}|{region}": [i for i, place in ids.items() if place == (program, region)]
         for program, region in set(placed)
     }
+
+
+class _RefusingProducer:
+    """Takes the relay's batches, then reports that the broker refused them."""
+
+    def __init__(self, real: AIOKafkaProducer) -> None:
+        self.real = real
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0}
+
+    def create_batch(self) -> object:
+        return self.real.create_batch()
+
+    async def send_batch(self, batch: object, topic: str, partition: int) -> asyncio.Future[None]:
+        refused: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        refused.set_exception(KafkaError("the broker refused the batch"))
+        return refused
+
+
+async def _outbox_ids(engine: AsyncEngine, household: str) -> list[str]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT event_id::text FROM event_outbox WHERE aggregate_id = :household ORDER BY id"),
+            {"household": household},
+        )
+        return list(rows.scalars())
+
+
+async def test_an_event_leaves_the_outbox_only_once_the_broker_acknowledged_it(
+    engine: AsyncEngine, producer: AIOKafkaProducer
+) -> None:
+    prefix = f"test-outbox-{uuid.uuid4().hex[:8]}."
+    await publish_nothing_pending(engine)
+    household = str(uuid.uuid4())
+    events = [OutgoingEvent("outbox.test", new_envelope("test", household, {"n": n}, "test"), None) for n in range(3)]
+    async with engine.begin() as connection:
+        await add_events(connection, events)
+    ids = [event.envelope.event_id for event in events]
+
+    refused = OutboxRelay(engine, cast(AIOKafkaProducer, _RefusingProducer(producer)), topic_prefix=prefix)
+    with pytest.raises(KafkaError):
+        await refused.publish_batch()
+    assert await _outbox_ids(engine, household) == ids
+
+    assert await OutboxRelay(engine, producer, topic_prefix=prefix).publish_batch() == len(ids)
+    assert await _outbox_ids(engine, household) == []
