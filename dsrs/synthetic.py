@@ -6,13 +6,14 @@ are exercised as they would be with real registry data.
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from dsrs.events import topics
 from dsrs.events.envelope import SCHEMA_VERSION
@@ -29,6 +30,8 @@ class IntakeMessage:
     value: bytes
     headers: list[tuple[str, bytes]]
     valid: bool
+    # When it was submitted, as its envelope says; None for a value that is no event at all.
+    time: datetime | None = None
 
 
 def household_fields(rng: random.Random, regions: tuple[str, ...]) -> dict[str, Any]:
@@ -59,10 +62,11 @@ def household_fields(rng: random.Random, regions: tuple[str, ...]) -> dict[str, 
 
 
 def intake_message(household_id: str, data: dict[str, Any], source: str = "partner-demo") -> IntakeMessage:
+    submitted = datetime.now(UTC)
     envelope = {
         "event_id": str(uuid.uuid4()),
         "type": topics.HOUSEHOLD_INTAKE,
-        "time": datetime.now(UTC).isoformat(),
+        "time": submitted.isoformat(),
         "source": source,
         "subject": household_id,
         "schema_version": SCHEMA_VERSION,
@@ -71,9 +75,10 @@ def intake_message(household_id: str, data: dict[str, Any], source: str = "partn
     return IntakeMessage(
         household_id,
         household_id.encode(),
-        json.dumps(envelope).encode(),
+        orjson.dumps(envelope),
         [(TRACEPARENT, new_traceparent().encode())],
         valid=True,
+        time=submitted,
     )
 
 
@@ -94,7 +99,7 @@ def _invalid(rng: random.Random, regions: tuple[str, ...]) -> IntakeMessage:
     else:
         return IntakeMessage(household_id, household_id.encode(), b"{not json", [], valid=False)
     message = intake_message(household_id, data)
-    return IntakeMessage(message.household_id, message.key, message.value, message.headers, valid=False)
+    return IntakeMessage(message.household_id, message.key, message.value, message.headers, False, message.time)
 
 
 def synthetic_intake(

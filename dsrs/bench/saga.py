@@ -111,7 +111,8 @@ class IntakeClock:
 
     def __iter__(self) -> Iterator[IntakeMessage]:
         for message in synthetic_intake(self.count, self.regions, seed=self.seed, update_share=0, invalid_share=0):
-            self.submitted[message.household_id] = datetime.fromisoformat(json.loads(message.value)["time"])
+            assert message.time is not None, "every benchmark message is a valid event"
+            self.submitted[message.household_id] = message.time
             yield message
 
 
