@@ -23,7 +23,7 @@ from dsrs.events.envelope import InvalidEvent, envelope_of, parse_json
 FACTS_PER_BUNDLE = 100
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Outgoing:
     """An event as the relay publishes it: its type, where it counts, its bytes and its headers."""
 
@@ -34,7 +34,7 @@ class Outgoing:
     headers: Sequence[tuple[str, bytes]]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Bundle:
     key: bytes
     value: bytes

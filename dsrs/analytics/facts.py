@@ -33,13 +33,13 @@ _COUNTS: dict[str, tuple[tuple[str, bool], ...]] = {
 COUNTED_EVENT_TYPES = tuple(_COUNTS)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Increment:
     metric: str
     amount: Decimal
 
 
-@dataclass(frozen=True)
+@dataclass
 class Fact:
     event_id: str
     program_id: str

@@ -42,7 +42,7 @@ INSERT_ASSESSMENT = (
 HOUSEHOLD_EVENTS = (topics.HOUSEHOLD_REGISTERED, topics.HOUSEHOLD_UPDATED)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class HouseholdChanged:
     event_id: str
     household_id: uuid.UUID

@@ -24,7 +24,10 @@ class InvalidEvent(ValueError):
 
 # A plain dataclass, not a Faust record: every stage builds one per event it reads and per event it emits,
 # and a record's field descriptors and coercion were ~2% of a busy worker. The agents read raw bytes.
-@dataclass(frozen=True, slots=True)
+# Not frozen either, like the other objects made per event (Incoming, Decoded, OutgoingEvent, rule
+# results...): a frozen dataclass sets each field through object.__setattr__, 0.72 us for seven fields
+# against 0.15, and a household made about thirty of them. They are treated as values all the same.
+@dataclass(slots=True)
 class Envelope:
     event_id: str
     type: str

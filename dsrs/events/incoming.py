@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Incoming:
     """A consumed Kafka message, as the agents hand it over: raw, so that nothing fails before we look."""
 

@@ -20,7 +20,7 @@ OUTBOX_COLUMNS = ("event_id", "aggregate_id", "topic", "event_type", "message_ke
 INSERT_EVENTS = insert_arrays(event_outbox, OUTBOX_COLUMNS)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class OutgoingEvent:
     topic: str
     envelope: Envelope

@@ -44,7 +44,7 @@ INSERT_PAYMENT = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Approval:
     event_id: str
     assessment_id: uuid.UUID

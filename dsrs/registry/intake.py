@@ -20,7 +20,7 @@ from dsrs.streams.processing import Decoded
 INTAKE_EVENT_TYPE = topics.HOUSEHOLD_INTAKE
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class IntakeItem:
     event_id: str
     submission: Submission

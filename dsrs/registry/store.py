@@ -29,7 +29,7 @@ class VersionConflict(RuntimeError):
         self.current_version = current_version
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Submission:
     """A household to write, with the trace it belongs to."""
 
@@ -38,7 +38,7 @@ class Submission:
     traceparent: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Recorded:
     household_id: uuid.UUID
     version: int

@@ -20,7 +20,7 @@ JSONValue = None | bool | int | float | str | list["JSONValue"] | dict[str, "JSO
 CENT = Decimal("0.01")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RuleResult:
     rule_id: str
     description: str
@@ -38,7 +38,7 @@ class RuleResult:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Assessment:
     program_id: str
     policy_version: str
@@ -93,7 +93,7 @@ def check(program: Program, household: Mapping[str, object]) -> None:
     _benefit(program, derived)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Derived:
     facts: dict[str, Value]
     variables: dict[str, Value]

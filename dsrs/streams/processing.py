@@ -31,7 +31,7 @@ T_contra = TypeVar("T_contra", contravariant=True)
 T_co = TypeVar("T_co", covariant=True)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Decoded(Generic[T]):
     message: Incoming
     item: T
