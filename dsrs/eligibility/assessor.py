@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Text, cast
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dsrs.db.bulk import arrays, insert_arrays
@@ -15,6 +16,7 @@ from dsrs.db.processed_events import claim_new_events, only_new
 from dsrs.db.schema import DECISIONS, eligibility_assessments
 from dsrs.events import topics
 from dsrs.events.envelope import InvalidEvent, decode_envelope, new_envelope
+from dsrs.events.ids import new_uuid
 from dsrs.events.incoming import Incoming
 from dsrs.events.tracing import TRACEPARENT
 from dsrs.monitoring.metrics import ELIGIBILITY_DECISIONS
@@ -37,7 +39,8 @@ ASSESSMENT_COLUMNS = (
 INSERT_ASSESSMENT = (
     insert_arrays(eligibility_assessments, ASSESSMENT_COLUMNS)
     .on_conflict_do_nothing(constraint="uq_eligibility_assessments_once_per_version")
-    .returning(eligibility_assessments.c.id)
+    # As text, the form its id was made in (dsrs.events.ids).
+    .returning(cast(eligibility_assessments.c.id, Text).label("id"))
 )
 HOUSEHOLD_EVENTS = (topics.HOUSEHOLD_REGISTERED, topics.HOUSEHOLD_UPDATED)
 
@@ -91,10 +94,9 @@ class EligibilityHandler:
             rows: list[dict[str, Any]] = []
             events: list[OutgoingEvent] = []
             for change in changes:
-                source_event_id = uuid.UUID(change.event_id)
                 for program in self.programs:
                     assessment = assess(program, change.facts)
-                    row, event = self._record(change, source_event_id, program, assessment)
+                    row, event = self._record(change, program, assessment)
                     rows.append(row)
                     events.append(event)
             if not rows:
@@ -107,9 +109,9 @@ class EligibilityHandler:
         return Counter((row["program_id"], row["decision"]) for row in rows if row["id"] in stored)
 
     def _record(
-        self, change: HouseholdChanged, source_event_id: uuid.UUID, program: Program, assessment: Assessment
+        self, change: HouseholdChanged, program: Program, assessment: Assessment
     ) -> tuple[dict[str, Any], OutgoingEvent]:
-        assessment_id = uuid.uuid4()
+        assessment_id = new_uuid()
         row = {
             "id": assessment_id,
             "household_id": change.household_id,
@@ -120,10 +122,11 @@ class EligibilityHandler:
             "score": assessment.score,
             "benefit_amount": assessment.benefit_amount,
             "rule_results": assessment.rule_results_json(),
-            "source_event_id": source_event_id,
+            # The event id is canonical text (dsrs.events.envelope.canonical_uuid), as PostgreSQL reads it.
+            "source_event_id": change.event_id,
         }
         data = {
-            "assessment_id": str(assessment_id),
+            "assessment_id": assessment_id,
             "household_id": str(change.household_id),
             "household_version": change.version,
             "program_id": program.id,

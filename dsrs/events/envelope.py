@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from dsrs.events.ids import new_uuid
+
 SCHEMA_VERSION = 1
 ENVELOPE_FIELDS = ("event_id", "type", "time", "source", "subject", "schema_version", "data")
 
@@ -54,7 +56,7 @@ class Envelope:
 
 def new_envelope(event_type: str, subject: str, data: dict[str, Any], source: str) -> Envelope:
     return Envelope(
-        event_id=str(uuid.uuid4()),
+        event_id=new_uuid(),
         type=event_type,
         time=datetime.now(UTC),
         source=source,

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from sqlalchemy import Text, cast
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dsrs.db.bulk import arrays, insert_arrays
@@ -16,6 +17,7 @@ from dsrs.db.processed_events import claim_new_events, only_new
 from dsrs.db.schema import payments
 from dsrs.events import topics
 from dsrs.events.envelope import InvalidEvent, decode_envelope, new_envelope
+from dsrs.events.ids import new_uuid
 from dsrs.events.incoming import Incoming
 from dsrs.events.tracing import TRACEPARENT
 from dsrs.outbox.writer import OutgoingEvent, add_events
@@ -40,7 +42,8 @@ PAYMENT_COLUMNS = (
 INSERT_PAYMENT = (
     insert_arrays(payments, PAYMENT_COLUMNS)
     .on_conflict_do_nothing()
-    .returning(payments.c.id, payments.c.cycle, payments.c.due_date)
+    # The id as text, the form it was made in (dsrs.events.ids).
+    .returning(cast(payments.c.id, Text).label("id"), payments.c.cycle, payments.c.due_date)
 )
 
 
@@ -127,7 +130,7 @@ class PaymentScheduler:
         program = self._program(approval.program_id)
         cycle, due_date = next_cycle(approval.approved_at, program.payment_day)
         return {
-            "id": uuid.uuid4(),
+            "id": new_uuid(),
             "household_id": approval.household_id,
             "assessment_id": approval.assessment_id,
             "program_id": approval.program_id,
@@ -140,9 +143,9 @@ class PaymentScheduler:
             "idempotency_key": f"assessment:{approval.assessment_id}",
         }
 
-    def _event(self, approval: Approval, payment_id: uuid.UUID, cycle: str, due_date: str) -> OutgoingEvent:
+    def _event(self, approval: Approval, payment_id: str, cycle: str, due_date: str) -> OutgoingEvent:
         data = {
-            "payment_id": str(payment_id),
+            "payment_id": payment_id,
             "household_id": str(approval.household_id),
             "assessment_id": str(approval.assessment_id),
             "program_id": approval.program_id,
