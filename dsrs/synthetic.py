@@ -17,6 +17,7 @@ import orjson
 
 from dsrs.events import topics
 from dsrs.events.envelope import SCHEMA_VERSION
+from dsrs.events.ids import new_uuid
 from dsrs.events.tracing import TRACEPARENT, new_traceparent
 
 GIVEN = ("Amina", "Kofi", "Maria", "Juan", "Fatima", "Tendai", "Nguyen", "Priya", "Ahmed", "Grace", "Luis", "Zanele")
@@ -64,7 +65,7 @@ def household_fields(rng: random.Random, regions: tuple[str, ...]) -> dict[str, 
 def intake_message(household_id: str, data: dict[str, Any], source: str = "partner-demo") -> IntakeMessage:
     submitted = datetime.now(UTC)
     envelope = {
-        "event_id": str(uuid.uuid4()),
+        "event_id": new_uuid(),
         "type": topics.HOUSEHOLD_INTAKE,
         "time": submitted.isoformat(),
         "source": source,
