@@ -59,6 +59,9 @@ def create_app(settings: Settings) -> faust.App:
     install_scrubbing()
     measure_gc_pauses()
     configure_tracing(settings.tracing, settings.app_id, settings.tracing_otlp_endpoint, settings.tracing_file)
+    # Faust makes only the last folder of its datadir: the default, CACHE_DIR/worker/APP_ID, failed to start
+    # on a fresh machine with "No such file or directory" for as long as CACHE_DIR/worker did not exist.
+    settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
     app = SagaApp(
         settings.app_id,
         broker=settings.kafka_url,
