@@ -1,7 +1,9 @@
+import os
+import threading
 import uuid
 
 from dsrs.events.envelope import canonical_uuid
-from dsrs.events.ids import new_uuid
+from dsrs.events.ids import RANDOM_VALUES_PER_READ, new_uuid
 
 
 def test_new_ids_are_random_version_4_uuids_in_the_canonical_form() -> None:
@@ -21,3 +23,37 @@ def test_every_random_bit_is_used() -> None:
         varying |= value ^ values[0]
     fixed = (0xF000 << 64) | (0xC000 << 48)
     assert varying == ((1 << 128) - 1) & ~fixed
+
+
+def test_threads_making_ids_at_once_never_get_the_same_one() -> None:
+    made: list[list[str]] = [[] for _ in range(8)]
+
+    def make(into: list[str]) -> None:
+        into.extend(new_uuid() for _ in range(5 * RANDOM_VALUES_PER_READ))
+
+    threads = [threading.Thread(target=make, args=(into,)) for into in made]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    every_id = [one for ids in made for one in ids]
+    assert len(set(every_id)) == len(every_id) == 8 * 5 * RANDOM_VALUES_PER_READ
+
+
+def test_a_forked_child_does_not_make_its_parents_next_ids() -> None:
+    new_uuid()  # so that the parent holds random values still unused
+    reading, writing = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(reading)
+        os.write(writing, "\n".join(new_uuid() for _ in range(10)).encode())
+        os._exit(0)
+    os.close(writing)
+    with os.fdopen(reading) as pipe:
+        childs = set(pipe.read().split("\n"))
+    os.waitpid(child, 0)
+
+    parents = {new_uuid() for _ in range(10)}
+    assert len(childs) == 10
+    assert not childs & parents
