@@ -19,6 +19,7 @@ from dsrs.runtime import Runtime, RuntimeService
 from dsrs.settings import Settings
 from dsrs.streams.agents import CONSUMED_TOPICS, register_agents
 from dsrs.streams.batching import SagaStream
+from dsrs.streams.buffers import SagaTopic
 from dsrs.streams.fetching import SagaTransport
 from dsrs.tables.analytics import AnalyticsTables
 from dsrs.transport_security import faust_broker_credentials
@@ -36,14 +37,15 @@ CONSUMER_OPTIONS: dict[str, Any] = {"consumer_max_fetch_size": 512 * 1024, "stre
 
 class SagaApp(faust.App):
     """A Faust app whose streams batch by backlog (SagaStream) and are fed without a task per message
-    (SagaTransport) through bounded buffers (CONSUMER_OPTIONS), and which runs without Faust's Monitor sensor.
+    (SagaTransport) through buffers that hold partitions back without stopping the fetcher (SagaTopic),
+    bounded by CONSUMER_OPTIONS, and which runs without Faust's Monitor sensor.
 
     The Monitor keeps statistics for Faust's own web pages, which this worker does not serve (its
     metrics are Prometheus'); it runs on every message, about a seventh of an agent's dispatch cost.
     """
 
     def __init__(self, id: str, **options: Any) -> None:
-        super().__init__(id, **{"Stream": SagaStream, **CONSUMER_OPTIONS, **options})
+        super().__init__(id, **{"Stream": SagaStream, "Topic": SagaTopic, **CONSUMER_OPTIONS, **options})
 
     def _new_transport(self) -> TransportT:
         return SagaTransport(self.conf.broker_consumer, self)

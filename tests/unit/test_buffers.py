@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from faust.types import TP
+from faust.types.tuples import Message
+
+from dsrs.app import CONSUMER_OPTIONS, SagaApp
+from dsrs.streams.buffers import BACKSTOP_FACTOR, SagaTopic, StreamBuffer
+from dsrs.streams.raw_schema import RawSchema
+
+MAXSIZE = CONSUMER_OPTIONS["stream_buffer_maxsize"]
+INTAKE = TP("saga.intake", 0)
+# Longer than any delivery that does not wait; a delivery that waits for the agent would wait forever.
+HANG_GUARD_SECONDS = 30.0
+
+
+class Delivery:
+    """Faust's hand-over of fetched messages (the conductor's handler for one partition) into a stream
+    that takes nothing, with the partitions the consumer was asked to hold back or fetch again."""
+
+    def __init__(self, app: SagaApp, tp: TP) -> None:
+        self.tp = tp
+        self.stream = app.topic(tp.topic, schema=RawSchema()).clone(is_iterator=True)
+        self.held_back: list[TP] = []
+        self.fetched_again: list[TP] = []
+        app.consumer.on_buffer_full = self.held_back.append  # type: ignore[method-assign, assignment]
+        app.consumer.on_buffer_drop = self.fetched_again.append  # type: ignore[method-assign, assignment]
+        self._handler = app.topics._build_handler(tp, {self.stream})  # type: ignore[attr-defined]
+        self._offset = 0
+
+    @property
+    def buffer(self) -> Any:
+        return self.stream.queue
+
+    async def deliver(self, count: int) -> None:
+        for _ in range(count):
+            message = Message(self.tp.topic, self.tp.partition, self._offset, 0.0, 0, [], b"key", b"{}", None)
+            self._offset += 1
+            await asyncio.wait_for(self._handler(message), HANG_GUARD_SECONDS)
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> SagaApp:
+    saga_app = SagaApp("buffers-test", broker="kafka://127.0.0.1:9", datadir=str(tmp_path), autodiscover=False)
+    saga_app.flow_control.resume()
+    return saga_app
+
+
+def test_the_saga_apps_topics_read_through_stream_buffers(app: SagaApp) -> None:
+    stream = app.topic("saga.intake").clone(is_iterator=True)
+    assert isinstance(stream, SagaTopic)
+    assert isinstance(stream.queue, StreamBuffer)
+
+
+def test_a_partition_is_held_back_once_its_buffer_is_four_fifths_full(app: SagaApp) -> None:
+    delivery = Delivery(app, INTAKE)
+
+    asyncio.run(delivery.deliver(MAXSIZE * 4 // 5))
+    assert delivery.held_back == []
+
+    asyncio.run(delivery.deliver(1))
+    assert delivery.held_back == [INTAKE]
+
+
+def test_what_was_fetched_before_the_hold_is_delivered_past_the_buffer_size_without_waiting(app: SagaApp) -> None:
+    # Faust's buffer would make the fetcher wait at MAXSIZE, and every stream's messages behind it.
+    delivery = Delivery(app, INTAKE)
+
+    asyncio.run(delivery.deliver(MAXSIZE + 500))
+
+    assert delivery.buffer.qsize() == MAXSIZE + 500
+    assert delivery.held_back == [INTAKE]
+
+
+def test_the_partition_is_fetched_again_once_the_buffer_drains_to_two_fifths(app: SagaApp) -> None:
+    delivery = Delivery(app, INTAKE)
+    asyncio.run(delivery.deliver(MAXSIZE + 500))
+
+    while not delivery.fetched_again:
+        delivery.buffer.get_nowait()
+
+    assert delivery.fetched_again == [INTAKE]
+    assert delivery.buffer.qsize() == MAXSIZE * 2 // 5 - 1
+
+
+def test_the_backstop_is_where_delivery_would_wait() -> None:
+    buffer: StreamBuffer = StreamBuffer(MAXSIZE, flow_control=SagaApp("x").flow_control, clear_on_resume=True)
+    for value in range(MAXSIZE * BACKSTOP_FACTOR - 1):
+        buffer.force_put_nowait(value)
+    assert not buffer.full()
+
+    buffer.force_put_nowait(-1)
+    assert buffer.full()
