@@ -76,6 +76,8 @@ class Results:
     agent_messages_per_household: float
     # The worker's resident memory against the events it had processed, every couple of seconds.
     memory_samples: list[MemorySample] = field(default_factory=list)
+    # Households through the saga before the full-speed run, not measured: connections, the broker's JIT.
+    warm_up_households: int = 0
 
     @property
     def faust_households_per_second(self) -> float:
@@ -324,6 +326,7 @@ async def postgres_limit(engine: AsyncEngine, households: int, programs: int) ->
 def results_table(results: Results) -> str:
     full, half = results.full_speed, results.half_load
     rows = [
+        ("warm-up (not measured)", f"{results.warm_up_households:,} households", ""),
         (
             "saga, full speed",
             f"{full.households_per_second:,.0f} households/s",

@@ -51,3 +51,12 @@ def test_the_kafka_limit_counts_per_household_by_the_messages_a_household_costs(
     assert results.limit_per_second == 1_250.0
     assert results.ratio == 0.4
     assert "1,250 households/s" in results_table(results)
+
+
+def test_the_warm_up_is_reported_beside_the_figures_it_is_kept_out_of(tmp_path: Path) -> None:
+    results = Results({"cpus": 2}, 1000, 1, run(500.0), run(240.0, 250.0), 40_000.0, 2_000.0, None, *FAUST)
+    results.warm_up_households = 333
+
+    assert "warm-up (not measured)" in results_table(results)
+    assert "333 households" in results_table(results)
+    assert json.loads(write_results(results, tmp_path).read_text())["warm_up_households"] == 333
