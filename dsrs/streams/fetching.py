@@ -10,8 +10,8 @@ hundred messages behind at a steady half load, their batches grew, each turn of 
 fetcher delivered fewer messages a second, and the saga stayed 5-7 s behind for good.
 
 While the flow is active the delivery is awaited directly; it returns at once unless the stream's buffer
-is full, and a rebalance clears the buffers (freeing it) or stops the fetcher (cancelling it). When the
-flow is suspended, the message goes Faust's way.
+is full (with dsrs.streams.buffers, only at its backstop), and a rebalance clears the buffers (freeing
+it) or stops the fetcher (cancelling it). When the flow is suspended, the message goes Faust's way.
 
 Partitions held back. When a stream's buffer fills past Faust's high-water mark, Faust stops asking for
 that partition's records until the buffer drains, but the records aiokafka already fetched for it stay
