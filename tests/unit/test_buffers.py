@@ -87,8 +87,8 @@ def test_the_partition_is_fetched_again_once_the_buffer_drains_to_two_fifths(app
     assert delivery.buffer.qsize() == MAXSIZE * 2 // 5 - 1
 
 
-def test_the_backstop_is_where_delivery_would_wait() -> None:
-    buffer: StreamBuffer = StreamBuffer(MAXSIZE, flow_control=SagaApp("x").flow_control, clear_on_resume=True)
+def test_the_backstop_is_where_delivery_would_wait(app: SagaApp) -> None:
+    buffer: StreamBuffer = StreamBuffer(MAXSIZE, flow_control=app.flow_control, clear_on_resume=True)
     for value in range(MAXSIZE * BACKSTOP_FACTOR - 1):
         buffer.force_put_nowait(value)
     assert not buffer.full()
