@@ -31,12 +31,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dsrs.analytics.bundle import Outgoing, bundles
 from dsrs.db.engine import connect_args
+from dsrs.events.record_batches import RecordBatches
 from dsrs.events.topics import ANALYTICS_BY_PROGRAM_REGION
 from dsrs.events.tracing import TRACEPARENT
 from dsrs.monitoring.metrics import OUTBOX_PUBLISHED
 from dsrs.monitoring.tracing import hop
 from dsrs.outbox.notify import OutboxListener
-from dsrs.outbox.record_batches import RecordBatches
 from dsrs.settings import Settings
 from dsrs.waiting import wait_at_most
 

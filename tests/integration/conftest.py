@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dsrs.bench.environment import with_database
@@ -65,3 +67,17 @@ async def engine(migrated: Settings) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(migrated)
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+async def topic(stack: Stack, settings: Settings) -> AsyncIterator[str]:
+    """A topic of four partitions of its own, deleted afterwards."""
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, 4, 1)])
+        yield name
+        await admin.delete_topics([name])
+    finally:
+        await admin.close()

@@ -3,15 +3,12 @@ the producer's own `send` would have chosen, across batches that fill up."""
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from dsrs.outbox.record_batches import RecordBatches
+from dsrs.events.record_batches import RecordBatches
 from dsrs.settings import Settings
 from tests.integration.records import read_records
 
@@ -21,19 +18,6 @@ KEYS = [f"household-{n}".encode() for n in range(6)]
 # 1 KiB each: a key's messages fill several of the producer's 16 KiB batches.
 EACH_KEY = 50
 VALUE_PADDING = b"x" * 1000
-
-
-@pytest.fixture
-async def topic(settings: Settings) -> AsyncIterator[str]:
-    name = f"test-record-batches-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, 4, 1)])
-        yield name
-        await admin.delete_topics([name])
-    finally:
-        await admin.close()
 
 
 async def test_batches_deliver_each_message_in_key_order_where_send_would_put_it(

@@ -3,7 +3,7 @@ import uuid
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from dsrs.outbox.record_batches import partition_of
+from dsrs.events.record_batches import partition_of
 
 
 @pytest.mark.parametrize("count", [1, 3, 4, 12])
