@@ -2,52 +2,21 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
 from faust.types import TP
-from faust.types.tuples import Message
 
 from dsrs.app import CONSUMER_OPTIONS, SagaApp
 from dsrs.streams.buffers import BACKSTOP_FACTOR, SagaTopic, StreamBuffer
-from dsrs.streams.raw_schema import RawSchema
+from tests.unit.faust_delivery import Delivery, saga_app
 
 MAXSIZE = CONSUMER_OPTIONS["stream_buffer_maxsize"]
 INTAKE = TP("saga.intake", 0)
-# Longer than any delivery that does not wait; a delivery that waits for the agent would wait forever.
-HANG_GUARD_SECONDS = 30.0
-
-
-class Delivery:
-    """Faust's hand-over of fetched messages (the conductor's handler for one partition) into a stream
-    that takes nothing, with the partitions the consumer was asked to hold back or fetch again."""
-
-    def __init__(self, app: SagaApp, tp: TP) -> None:
-        self.tp = tp
-        self.stream = app.topic(tp.topic, schema=RawSchema()).clone(is_iterator=True)
-        self.held_back: list[TP] = []
-        self.fetched_again: list[TP] = []
-        app.consumer.on_buffer_full = self.held_back.append  # type: ignore[method-assign, assignment]
-        app.consumer.on_buffer_drop = self.fetched_again.append  # type: ignore[method-assign, assignment]
-        self._handler = app.topics._build_handler(tp, {self.stream})  # type: ignore[attr-defined]
-        self._offset = 0
-
-    @property
-    def buffer(self) -> Any:
-        return self.stream.queue
-
-    async def deliver(self, count: int) -> None:
-        for _ in range(count):
-            message = Message(self.tp.topic, self.tp.partition, self._offset, 0.0, 0, [], b"key", b"{}", None)
-            self._offset += 1
-            await asyncio.wait_for(self._handler(message), HANG_GUARD_SECONDS)
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> SagaApp:
-    saga_app = SagaApp("buffers-test", broker="kafka://127.0.0.1:9", datadir=str(tmp_path), autodiscover=False)
-    saga_app.flow_control.resume()
-    return saga_app
+    return saga_app(tmp_path)
 
 
 def test_the_saga_apps_topics_read_through_stream_buffers(app: SagaApp) -> None:
