@@ -94,8 +94,6 @@ class SagaStream(faust.Stream[Any]):
                 take_buffered()
 
         def keep_filling() -> bool:
-            if not events or len(events) >= max_:
-                return False
             highwater = consumer.highwater
             waiting = sum(waiting_after(offset, highwater(tp)) for tp, offset in newest.items())
             return is_backlog(len(events), waiting, max_)
