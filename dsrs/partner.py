@@ -46,6 +46,15 @@ async def publish_intake(
         batches = RecordBatches(producer)
         waiting = 0
         started = flushed = time.monotonic()
+
+        async def hand_over() -> None:
+            nonlocal sent, waiting, flushed
+            await batches.delivered()
+            sent += waiting
+            on_sent(waiting)
+            waiting = 0
+            flushed = time.monotonic()
+
         for number, message in enumerate(messages):
             if per_second:
                 delay = started + number / per_second - time.monotonic()
@@ -54,14 +63,8 @@ async def publish_intake(
             await batches.add(topic, message.key, message.value, message.headers)
             waiting += 1
             if waiting >= window or (per_second and time.monotonic() - flushed >= PACED_FLUSH_SECONDS):
-                await batches.delivered()
-                sent += waiting
-                on_sent(waiting)
-                waiting = 0
-                flushed = time.monotonic()
-        await batches.delivered()
-        sent += waiting
-        on_sent(waiting)
+                await hand_over()
+        await hand_over()
     finally:
         await producer.stop()
     return sent
