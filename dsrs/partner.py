@@ -18,14 +18,16 @@ from aiokafka import AIOKafkaProducer
 from dsrs.events.producer import MAX_BATCH_BYTES
 from dsrs.events.record_batches import RecordBatches
 from dsrs.events.topics import HOUSEHOLD_INTAKE
+from dsrs.settings import Settings
 from dsrs.synthetic import IntakeMessage
+from dsrs.transport_security import kafka_client_options
 
 # How long a paced publisher lets households gather before handing them over, as a producer's linger would.
 PACED_FLUSH_SECONDS = 0.01
 
 
 async def publish_intake(
-    bootstrap_servers: str,
+    settings: Settings,
     messages: Iterable[IntakeMessage],
     on_sent: Callable[[int], None] = lambda count: None,
     window: int = 1000,
@@ -36,9 +38,14 @@ async def publish_intake(
 
     Messages go `window` at a time, as one record batch per partition. With `per_second`, they are paced
     to that offered load instead of sent as fast as possible, and handed over every PACED_FLUSH_SECONDS.
+    The broker is reached as `settings` say, TLS and SASL included.
     """
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True, max_batch_size=MAX_BATCH_BYTES
+        bootstrap_servers=settings.bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        max_batch_size=MAX_BATCH_BYTES,
+        **kafka_client_options(settings),
     )
     await producer.start()
     sent = 0

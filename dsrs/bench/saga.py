@@ -187,7 +187,7 @@ async def run_saga(
     label = "published" if per_second is None else f"published at {per_second:.0f}/s"
     with tqdm(total=households, desc=label, unit="household") as progress:
         await publish_intake(
-            settings.bootstrap_servers,
+            settings,
             clock,
             advancer(progress),
             topic=settings.topic(topics.HOUSEHOLD_INTAKE),
@@ -216,7 +216,7 @@ async def kafka_limit(settings: Settings, topic: str, households: int, seed: int
     """Messages per second for producing the same intake messages and consuming them back."""
     messages = list(synthetic_intake(households, settings.regions, seed=seed, update_share=0, invalid_share=0))
     started = time.perf_counter()
-    await publish_intake(settings.bootstrap_servers, messages, topic=topic)
+    await publish_intake(settings, messages, topic=topic)
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=settings.bootstrap_servers, auto_offset_reset="earliest", enable_auto_commit=False
     )

@@ -75,7 +75,7 @@ def _run_saga(settings: Settings, worker: WorkerProcess, households: int) -> Non
     before = asyncio.run(_status(settings))
     intake_topic = settings.topic(HOUSEHOLD_INTAKE)
     with tqdm(total=len(messages), desc="published", unit="household") as progress:
-        asyncio.run(publish_intake(settings.bootstrap_servers, messages, advancer(progress), topic=intake_topic))
+        asyncio.run(publish_intake(settings, messages, advancer(progress), topic=intake_topic))
     expected = before.households + len(valid_ids)
     status = asyncio.run(_wait_until_settled(settings, expected, programs, limit_seconds=600))
     token = issue_token(settings, [Role.AUDITOR], ttl_seconds=8 * 3600, subject="demo-auditor")

@@ -23,7 +23,7 @@ def test_a_waiting_backlog_is_taken_in_full_batches(stack: Stack, settings: Sett
     count = 2 * BATCH_SIZE + 200
     topic = settings.topic(f"test.dispatch.{uuid.uuid4().hex[:6]}")
     messages = list(synthetic_intake(count, settings.regions, seed=5, update_share=0, invalid_share=0))
-    asyncio.run(publish_intake(settings.bootstrap_servers, messages, topic=topic))
+    asyncio.run(publish_intake(settings, messages, topic=topic))
 
     figures = faust_dispatch_limit(settings, topic, count, tmp_path)
 

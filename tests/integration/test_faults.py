@@ -49,9 +49,7 @@ async def _run_with_fault(worker: SagaWorker, engine: AsyncEngine, seed: int, fa
     settings = worker.settings
     before = await _households(engine)
     messages = list(synthetic_intake(RUN, REGIONS, seed=seed, update_share=0.0, invalid_share=0.0))
-    publishing = asyncio.create_task(
-        publish_intake(settings.bootstrap_servers, messages, topic=settings.topic(HOUSEHOLD_INTAKE))
-    )
+    publishing = asyncio.create_task(publish_intake(settings, messages, topic=settings.topic(HOUSEHOLD_INTAKE)))
     # Strike in the middle: once a fifth of the run is in.
     await eventually(lambda: _households(engine), lambda count: count >= before + RUN // 5)
     if fault == "postgres":

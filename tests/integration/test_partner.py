@@ -20,7 +20,7 @@ async def test_every_household_arrives_once_in_order_with_its_headers(settings: 
     messages = list(synthetic_intake(2_500, settings.regions, seed=3, update_share=0.3, invalid_share=0.02))
     hand_overs: list[int] = []
 
-    sent = await publish_intake(settings.bootstrap_servers, messages, hand_overs.append, window=1_000, topic=topic)
+    sent = await publish_intake(settings, messages, hand_overs.append, window=1_000, topic=topic)
 
     assert sent == len(messages)
     assert hand_overs == [1_000, 1_000, 500]
@@ -46,9 +46,7 @@ async def test_paced_households_are_handed_over_as_they_come_not_only_when_a_win
     hand_overs: list[int] = []
 
     # 200 at 2,000/s take 0.1 s: several flushes of PACED_FLUSH_SECONDS pass before the window would fill.
-    sent = await publish_intake(
-        settings.bootstrap_servers, messages, hand_overs.append, window=1_000, topic=topic, per_second=2_000
-    )
+    sent = await publish_intake(settings, messages, hand_overs.append, window=1_000, topic=topic, per_second=2_000)
 
     assert sent == 200
     assert sum(hand_overs) == 200

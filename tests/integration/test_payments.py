@@ -71,7 +71,7 @@ async def _statuses(engine: AsyncEngine) -> dict[str, int]:
 async def test_every_payment_completes_or_fails_after_its_last_retry(worker: SagaWorker, engine: AsyncEngine) -> None:
     settings = worker.settings
     messages = list(synthetic_intake(300, ("R01", "R02", "R03", "R04"), seed=21, invalid_share=0.0))
-    await publish_intake(settings.bootstrap_servers, messages, topic=settings.topic(topics.HOUSEHOLD_INTAKE))
+    await publish_intake(settings, messages, topic=settings.topic(topics.HOUSEHOLD_INTAKE))
     programs = len(active_programs(load_programs(settings.programs_dir)))
     await settled(engine, worker, len({m.household_id for m in messages}), programs)
 
@@ -288,7 +288,7 @@ async def test_a_poison_message_is_dead_lettered_and_replayed_once_after_the_fix
     settings = worker.settings
     household_id = str(uuid.uuid4())
     poison = intake_message(household_id, household_fields(random.Random(3), ("R77",)))
-    await publish_intake(settings.bootstrap_servers, [poison], topic=settings.topic(topics.HOUSEHOLD_INTAKE))
+    await publish_intake(settings, [poison], topic=settings.topic(topics.HOUSEHOLD_INTAKE))
 
     listing = await eventually(
         lambda: _run_cli(worker, "dlq", "list", "--topic", topics.HOUSEHOLD_INTAKE),

@@ -70,7 +70,7 @@ def intake() -> list[IntakeMessage]:
 
 
 async def _publish(settings: Settings, messages: list[IntakeMessage]) -> None:
-    await publish_intake(settings.bootstrap_servers, messages, topic=settings.topic(HOUSEHOLD_INTAKE))
+    await publish_intake(settings, messages, topic=settings.topic(HOUSEHOLD_INTAKE))
 
 
 async def _dead_letters(settings: Settings, topic: str) -> list[Any]:
