@@ -13,6 +13,7 @@ import mode.loop
 
 from dsrs.app import create_app
 from dsrs.cli import register
+from dsrs.cpu_affinity import machine_cpus, place_this_thread
 from dsrs.db.engine import DatabaseUnavailable, check_connection, create_engine
 from dsrs.db.migrations import SchemaBehind, require_current_schema
 from dsrs.settings import Settings, SettingsError, load_settings
@@ -48,12 +49,26 @@ def _refuse_outdated_database(settings: Settings) -> None:
         _exit_with(f"worker not started: {error}")
 
 
+def _place_worker(settings: Settings) -> None:
+    """On the cores DSRS_WORKER_CPUS names, before Faust starts its threads: they inherit it."""
+    if not settings.worker_cpus:
+        return
+    unusable = sorted(set(settings.worker_cpus) - machine_cpus())
+    if unusable:
+        _exit_with(
+            f"worker not started: DSRS_WORKER_CPUS names cores {unusable}, "
+            f"but this process may only use {sorted(machine_cpus())}"
+        )
+    place_this_thread(settings.worker_cpus)
+
+
 settings = _load_settings_or_exit()
 app: faust.App = create_app(settings)
 
 
 def main() -> None:
     if "worker" in sys.argv[1:]:
+        _place_worker(settings)
         _refuse_outdated_database(settings)
         # Faust's Kafka consumer runs in a thread of its own, which waits up to the GIL's switch interval
         # (5 ms) whenever the event loop's thread holds it. The worker once set 0.5 ms: messages then took

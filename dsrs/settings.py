@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from dsrs.cpu_affinity import parse_cpu_list
+
 # Ten demo regions; a deployment lists its own in DSRS_REGIONS.
 DEFAULT_REGIONS = tuple(f"R{number:02d}" for number in range(1, 11))
 DEFAULT_PROGRAMS_DIR = Path(__file__).resolve().parent / "rules" / "programs"
@@ -70,6 +72,10 @@ class Settings(BaseSettings):
     relay_process: bool = Field(
         default=True,
         description="Run the outbox relay in a child process of the worker (a core of its own); false: on its loop",
+    )
+    worker_cpus: Annotated[tuple[int, ...], NoDecode] = Field(
+        default=(),
+        description="Cores for the worker's agents (1, 0,2 or 2-3), its relay kept off them; empty: any core",
     )
 
     # Authentication: RS256/ES256 keys from a JWKS URL in production, or an HS256 secret for local work.
@@ -137,6 +143,11 @@ class Settings(BaseSettings):
                 raise ValueError("expected comma-separated region codes")
             return codes
         return value
+
+    @field_validator("worker_cpus", mode="before")
+    @classmethod
+    def _worker_cpus(cls, value: object) -> object:
+        return parse_cpu_list(value) if isinstance(value, str) else value
 
     @field_validator("programs_dir")
     @classmethod

@@ -78,6 +78,8 @@ class Results:
     memory_samples: list[MemorySample] = field(default_factory=list)
     # Households through the saga before the full-speed run, not measured: connections, the broker's JIT.
     warm_up_households: int = 0
+    # Cores the workers' agents had to themselves while the saga ran (--worker-cpus); empty: any core.
+    worker_cpus: list[int] = field(default_factory=list)
 
     @property
     def faust_households_per_second(self) -> float:
@@ -325,7 +327,9 @@ async def postgres_limit(engine: AsyncEngine, households: int, programs: int) ->
 
 def results_table(results: Results) -> str:
     full, half = results.full_speed, results.half_load
+    cores = ",".join(map(str, results.worker_cpus)) or "any"
     rows = [
+        ("workers' cores", cores, "the rest kept off them while the saga ran" if results.worker_cpus else ""),
         ("warm-up (not measured)", f"{results.warm_up_households:,} households", ""),
         (
             "saga, full speed",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import tempfile
 import time
@@ -33,6 +34,7 @@ from dsrs.bench.saga import (
     write_results,
 )
 from dsrs.cli.errors import one_line_errors
+from dsrs.cpu_affinity import kept_off, machine_cpus, parse_cpu_list
 from dsrs.db.engine import create_engine
 from dsrs.kafka_admin import delete_deployment_topics
 from dsrs.rules import active_programs, load_programs
@@ -44,7 +46,13 @@ RESULTS_DIR = Path("bench/results")
 
 
 async def _measure(
-    settings: Settings, worker: WorkerProcess, households: int, warm_up: int, workers: int, rows: Settings
+    settings: Settings,
+    worker: WorkerProcess,
+    households: int,
+    warm_up: int,
+    workers: int,
+    rows: Settings,
+    servers: list[int],
 ) -> Results:
     engine = create_engine(settings, pool_size=4)
     # The PostgreSQL limit writes to a database of its own: its outbox rows must not reach the workers.
@@ -55,12 +63,15 @@ async def _measure(
     watching = asyncio.Event()
     sampling = asyncio.create_task(watch.run(watching))
     try:
-        if warm_up:
-            await run_saga(settings, engine, warm_up, programs, seed=0, per_second=None)
-        full = await run_saga(settings, engine, households, programs, seed=1, per_second=None)
-        half_rate = full.households_per_second / 2
-        half_households = max(1, households // 2)
-        half = await run_saga(settings, engine, half_households, programs, seed=2, per_second=half_rate)
+        # With cores for the workers, what else runs keeps off them while the saga runs; the limits
+        # below are each measured on every core, as they would be without the saga.
+        with kept_off([*servers, os.getpid()], settings.worker_cpus):
+            if warm_up:
+                await run_saga(settings, engine, warm_up, programs, seed=0, per_second=None)
+            full = await run_saga(settings, engine, households, programs, seed=1, per_second=None)
+            half_rate = full.households_per_second / 2
+            half_households = max(1, households // 2)
+            half = await run_saga(settings, engine, half_households, programs, seed=2, per_second=half_rate)
         watching.set()
         await sampling
         kafka_topic = settings.topic(f"bench.kafka-limit.{uuid.uuid4().hex[:6]}")
@@ -88,11 +99,14 @@ async def _measure(
         round(agent_messages, 2),
         watch.samples,
         warm_up,
+        list(settings.worker_cpus),
     )
 
 
 @contextmanager
-def deployment(name: str, workers: int) -> Iterator[tuple[Stack, Settings, list[WorkerProcess]]]:
+def deployment(
+    name: str, workers: int, worker_cpus: tuple[int, ...] = ()
+) -> Iterator[tuple[Stack, Settings, list[WorkerProcess]]]:
     """The stack up, a fresh database, topics and consumer group, and `workers` workers on them."""
     stack = Stack(load_settings())
     stack.up(report=lambda line: None)
@@ -103,6 +117,7 @@ def deployment(name: str, workers: int) -> Iterator[tuple[Stack, Settings, list[
     ):
         folder = Path(scratch)
         settings = isolated_settings(base, database, folder / "worker-0", tag=f"{name}-{folder.name[-6:]}")
+        settings = settings.model_copy(update={"worker_cpus": worker_cpus})
         try:
             running = start_workers(settings, workers, folder, {"DSRS_LOG_LEVEL": "warning"})
             try:
@@ -136,22 +151,43 @@ def bench() -> None:
     help="Households through the saga before anything is measured  [default: a third of --households].",
 )
 @click.option("--workers", default=1, show_default=True, help="Worker processes in one consumer group.")
+@click.option(
+    "--worker-cpus",
+    default="",
+    help="Cores for the workers' agents (1, 2-3); the stack's servers, the relays and the benchmark keep "
+    "off them while the saga runs  [default: any core].",
+)
 @one_line_errors
-def saga(households: int, warm_up: int | None, workers: int) -> None:
+def saga(households: int, warm_up: int | None, workers: int, worker_cpus: str) -> None:
     """Measure the saga, the Kafka limit and the PostgreSQL limit in one run."""
+    cpus = _worker_cpus(worker_cpus)
     # A fresh broker JVM compiles its hot paths for its first ~60,000 households and took twice its warm CPU
     # a message meanwhile (185-320 against 85-92 us a household), while the Kafka limit, measured later,
     # met a warm one. The saga is measured warm too.
     warm_up = households // 3 if warm_up is None else warm_up
     # The PostgreSQL limit is measured over the worker's own route to the server (TCP or socket).
     with (
-        deployment("bench", workers) as (stack, settings, running),
+        deployment("bench", workers, cpus) as (stack, settings, running),
         isolated_database(stack, settings, "dsrs_bench_rows") as rows_db,
     ):
         rows = with_database(settings, rows_db)
-        results = asyncio.run(_measure(settings, running[0], households, warm_up, workers, rows))
+        servers = [pid for pid in (part.read_pid() for part in stack.components) if pid is not None]
+        results = asyncio.run(_measure(settings, running[0], households, warm_up, workers, rows, servers))
     click.echo(results_table(results))
     click.echo(f"figures written to {write_results(results, RESULTS_DIR)}")
+
+
+def _worker_cpus(text: str) -> tuple[int, ...]:
+    try:
+        cpus = parse_cpu_list(text)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--worker-cpus") from None
+    usable = machine_cpus()
+    if not set(cpus) <= usable or (cpus and set(cpus) == usable):
+        raise click.BadParameter(
+            f"expected some of cores {sorted(usable)}, leaving at least one for the rest", param_hint="--worker-cpus"
+        )
+    return cpus
 
 
 async def _measure_api(settings: Settings, households: int, requests: int) -> tuple[float, ApiLatency, ApiLatency]:

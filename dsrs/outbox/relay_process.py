@@ -28,6 +28,7 @@ from collections.abc import Callable
 
 import uvloop
 
+from dsrs.cpu_affinity import other_cpus, place_process
 from dsrs.db.engine import create_engine
 from dsrs.events.producer import saga_producer
 from dsrs.monitoring.heap import freeze_startup_heap
@@ -124,6 +125,9 @@ async def spawn_child(settings: Settings) -> asyncio.subprocess.Process:
         stdout=asyncio.subprocess.PIPE,
     )
     assert process.stdin is not None
+    if settings.worker_cpus:
+        # Off the worker's cores, placed before it reads its settings and starts any thread of its own.
+        place_process(process.pid, other_cpus(settings.worker_cpus))
     # Through the pipe, not the environment: settings built in code reach the child too, and secrets do
     # not show in its /proc/<pid>/environ.
     process.stdin.write(settings.model_dump_json().encode() + b"\n")

@@ -5,12 +5,14 @@ And the relay on the worker's own loop, woken by NOTIFY, for deployments that ke
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from dsrs.cpu_affinity import machine_cpus
 from dsrs.events.producer import saga_producer
 from dsrs.outbox.relay import OutboxRelay, relay_woken_by_notify
 from dsrs.outbox.relay_process import RelayProcess, spawn_child
@@ -104,6 +106,20 @@ async def test_the_child_stops_when_its_worker_is_gone(own_topics: Settings) -> 
     # What the kernel does to the worker's end of the pipe when the worker dies, even by SIGKILL.
     child.stdin.close()
     assert await asyncio.wait_for(child.wait(), timeout=120) == 0
+
+
+@pytest.mark.skipif(len(machine_cpus()) < 2, reason="needs two cores to keep one for the worker")
+async def test_the_child_keeps_off_the_workers_cores(own_topics: Settings) -> None:
+    worker_core = max(machine_cpus())
+    child = await spawn_child(own_topics.model_copy(update={"worker_cpus": (worker_core,)}))
+    assert child.stdin is not None
+    try:
+        await asyncio.sleep(1.0)  # long enough for the child to have started its threads
+        tasks = [int(task) for task in os.listdir(f"/proc/{child.pid}/task")]
+        assert {frozenset(os.sched_getaffinity(task)) for task in tasks} == {machine_cpus() - {worker_core}}
+    finally:
+        child.stdin.close()
+        await asyncio.wait_for(child.wait(), timeout=120)
 
 
 async def _listening(engine: AsyncEngine) -> int:
