@@ -55,10 +55,10 @@ def place_this_thread(cpus: Collection[int]) -> None:
     os.sched_setaffinity(0, cpus)
 
 
-def place_process(pid: int, cpus: Collection[int]) -> None:
-    """Every thread of a running process, and of its descendants, on `cpus` only; what exits meanwhile
-    is skipped. Those it starts later inherit the placement."""
-    for process in (pid, *_descendants(pid)):
+def place_process(pid: int, cpus: Collection[int], but: Collection[int] = ()) -> None:
+    """Every thread of a running process, and of its descendants but those in `but` (and theirs), on
+    `cpus` only; what exits meanwhile is skipped. Those it starts later inherit the placement."""
+    for process in (pid, *_descendants(pid, but)):
         for task in _tasks(process):
             try:
                 os.sched_setaffinity(task, cpus)
@@ -67,17 +67,17 @@ def place_process(pid: int, cpus: Collection[int]) -> None:
 
 
 @contextmanager
-def kept_off(pids: Iterable[int], reserved: Collection[int]) -> Iterator[None]:
-    """Running processes (their threads and descendants) off the reserved cores meanwhile, then back
-    on every core this process could use."""
+def kept_off(pids: Iterable[int], reserved: Collection[int], but: Collection[int] = ()) -> Iterator[None]:
+    """Running processes (their threads and descendants, but those in `but`) off the reserved cores
+    meanwhile, then back on every core this process could use."""
     placed = list(pids) if reserved else []
     for pid in placed:
-        place_process(pid, other_cpus(reserved))
+        place_process(pid, other_cpus(reserved), but)
     try:
         yield
     finally:
         for pid in placed:
-            place_process(pid, machine_cpus())
+            place_process(pid, machine_cpus(), but)
 
 
 def _tasks(pid: int) -> list[int]:
@@ -87,7 +87,7 @@ def _tasks(pid: int) -> list[int]:
         return []
 
 
-def _descendants(pid: int) -> list[int]:
+def _descendants(pid: int, but: Collection[int]) -> list[int]:
     found: list[int] = []
     waiting = [pid]
     while waiting:
@@ -97,7 +97,7 @@ def _descendants(pid: int) -> list[int]:
                 children = Path(f"/proc/{parent}/task/{task}/children").read_text().split()
             except OSError:
                 continue
-            for child in map(int, children):
+            for child in (int(child) for child in children if int(child) not in but):
                 found.append(child)
                 waiting.append(child)
     return found

@@ -53,6 +53,7 @@ async def _measure(
     workers: int,
     rows: Settings,
     servers: list[int],
+    worker_pids: list[int],
 ) -> Results:
     engine = create_engine(settings, pool_size=4)
     # The PostgreSQL limit writes to a database of its own: its outbox rows must not reach the workers.
@@ -64,8 +65,9 @@ async def _measure(
     sampling = asyncio.create_task(watch.run(watching))
     try:
         # With cores for the workers, what else runs keeps off them while the saga runs; the limits
-        # below are each measured on every core, as they would be without the saga.
-        with kept_off([*servers, os.getpid()], settings.worker_cpus):
+        # below are each measured on every core, as they would be without the saga. The workers are this
+        # process's children: they and their relays placed themselves.
+        with kept_off([*servers, os.getpid()], settings.worker_cpus, but=worker_pids):
             if warm_up:
                 await run_saga(settings, engine, warm_up, programs, seed=0, per_second=None)
             full = await run_saga(settings, engine, households, programs, seed=1, per_second=None)
@@ -172,7 +174,8 @@ def saga(households: int, warm_up: int | None, workers: int, worker_cpus: str) -
     ):
         rows = with_database(settings, rows_db)
         servers = [pid for pid in (part.read_pid() for part in stack.components) if pid is not None]
-        results = asyncio.run(_measure(settings, running[0], households, warm_up, workers, rows, servers))
+        pids = [worker.pid for worker in running]
+        results = asyncio.run(_measure(settings, running[0], households, warm_up, workers, rows, servers, pids))
     click.echo(results_table(results))
     click.echo(f"figures written to {write_results(results, RESULTS_DIR)}")
 

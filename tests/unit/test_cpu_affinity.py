@@ -85,3 +85,12 @@ def test_nothing_is_placed_without_reserved_cores(family: tuple[int, int]) -> No
     parent, _ = family
     with kept_off([parent], ()):
         assert _allowed(parent) == {machine_cpus()}
+
+
+@two_cores
+def test_what_is_spared_keeps_its_own_placement(family: tuple[int, int]) -> None:
+    parent, child = family
+    reserved = {max(machine_cpus())}
+    with kept_off([parent], reserved, but=[child]):
+        assert _allowed(parent) == {machine_cpus() - reserved}
+        assert _allowed(child) == {machine_cpus()}
