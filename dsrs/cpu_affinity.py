@@ -4,7 +4,9 @@ The worker's agents run on one thread, the saga's serial path. On a machine it s
 and servers, that thread was ready to run nearly all the time at full speed, yet waited for a core a
 fifth of it (its scheduler statistics over 10 s: 7.8 s running, 2.0 s runnable). With a core of its
 own and the rest kept off it, alternated 20,000-household runs gave 1,725 and 1,658 households/s
-against 1,485 and 1,506/s, and its wait fell to 0.8-1.3 s in ~12 s.
+against 1,485 and 1,506/s, and its wait fell to 0.8-1.3 s in ~12 s. Two full benchmark runs on a
+machine that also ran the servers did not bear that out (see the README's Performance section): it is
+an option, for operators to measure on their own machines.
 
 Linux sets affinity per thread; a thread or process started afterwards inherits its creator's. So a
 process places itself before it starts threads, and one already running is placed thread by thread.
