@@ -2,27 +2,22 @@
 
 Faust's `take_events(max_, within)` hands over whatever reached the stream `within` seconds after the
 previous batch was done. Messages reach a stream one at a time through Faust's fetcher, on the same
-event loop as every agent and the relay, so on a busy worker only a few dozen arrive in that time:
-with 20,000 households waiting on the intake topic, the stages still ran batches of 25-45, paid their
-fixed cost per batch (a transaction, ~2 ms of the loop) ten times as often as needed, and the time that
-cost was taken from the fetcher, which then delivered even fewer. Here `within` is how long a batch
-waits for messages when the stream is caught up. While the messages known to wait behind the batch's
-newest, in the partitions it holds, would fill it or are at least as many as it already has, the batch
-goes on filling, up to `max_` or for at most BACKLOG_WAIT_SECONDS more: that is a backlog, and a full
-batch costs a fraction of the CPU per message.
+event loop as every agent and the relay, so on a busy worker only a few dozen arrive in that time, and
+the stages pay their fixed cost per batch (a transaction) far more often than needed, taking that time
+from the fetcher. Here `within` is how long a batch waits for messages when the stream is caught up.
+While the messages known to wait behind the batch's newest, in the partitions it holds, would fill it or
+are at least as many as it already has, the batch goes on filling, up to `max_` or for at most
+BACKLOG_WAIT_SECONDS more: that is a backlog, and a full batch costs a fraction of the CPU per message.
 
 A steady stream is not a backlog, though it is always a little behind: waiting whenever anything at all
-was behind would hold every batch of a steady load for the whole extra wait once the stages fell a little
-behind. (The half-load runs that stayed 5-7 s behind were first blamed on that; with this rule alone they
-still did. What ended it was the fetcher's hand-over of each message: see dsrs.streams.fetching.)
+was behind would hold every batch of a steady load for the whole extra wait.
 
 A batch takes what its stream's buffer holds in one step of the event loop. Faust's stream iterator
 hands events over one at a time, with a turn of the event loop for each (`await sleep(0)`), so a batch
-of 500 waited for 500 turns, and on a busy worker each turn runs whatever else is ready: with 10,000 to
-30,000 households on its topic and its buffer full, the intake stage waited 0.7-1.1 s of every 2 s for
-its next batch, however large its buffer was (1,000 or 20,000 events). Here a batch is filled straight
-from the buffer, with the bookkeeping Faust's iterator does for each event: a message fetched before
-a rebalance is dropped, the consumer tracks each message until it is acknowledged, sensors see it.
+of 500 waits for 500 turns, and on a busy worker each turn runs whatever else is ready. Here a batch is
+filled straight from the buffer, with the bookkeeping Faust's iterator does for each event (reached
+through dsrs.streams.faust_internals): a message fetched before a rebalance is dropped, the consumer
+tracks each message until it is acknowledged, sensors see it.
 """
 
 from __future__ import annotations
@@ -33,6 +28,8 @@ from typing import Any, cast
 
 import faust
 from faust.types import TP, ChannelT, EventT
+
+from dsrs.streams.faust_internals import finalize_stream, stop_channel_iteration, stream_event_in_sensor
 
 # How much longer a batch may keep filling while its stream is behind.
 BACKLOG_WAIT_SECONDS = 0.25
@@ -63,6 +60,7 @@ class SagaStream(faust.Stream[Any]):
         app = self.app
         consumer = app.consumer
         acking_topics = app.topics.acking_topics
+        on_stream_event_in = stream_event_in_sensor(self)
         loop = asyncio.get_running_loop()
         events: list[EventT[Any]] = []
         # The newest offset in the batch of each partition it holds, to count what waits behind it.
@@ -79,7 +77,7 @@ class SagaStream(faust.Stream[Any]):
             if message.topic in acking_topics and not message.tracked:
                 message.tracked = True
                 consumer.track_message(message)
-            self._on_stream_event_in(message.tp, message.offset, self, value)
+            on_stream_event_in(message.tp, message.offset, self, value)
             self.events_total += 1
             events.append(value)
             newest[message.tp] = message.offset
@@ -100,7 +98,7 @@ class SagaStream(faust.Stream[Any]):
 
         # Acknowledged here, after the caller is done with the batch, not by the stream as it iterates.
         self.enable_acks = False
-        self._finalized = True
+        finalize_stream(self)
         started_here = await self.maybe_start()
         try:
             while not self.should_stop:
@@ -129,7 +127,7 @@ class SagaStream(faust.Stream[Any]):
             # How Faust ends a channel's iteration (it throws this into the buffer), as its iterator does.
             return
         finally:
-            self._channel_stop_iteration(channel)
+            stop_channel_iteration(self, channel)
             if started_here:
                 await self.stop()
                 self.service_reset()

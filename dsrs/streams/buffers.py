@@ -4,10 +4,8 @@
 Faust delivers every fetched message, for every stream, in one loop. A message for a stream whose buffer
 is full waits until that stream takes from it, and every message behind it waits too, whichever stream
 it is for. Faust stops fetching a partition once its stream's buffer is 80% full, but the records it
-had already fetched for it still go through that loop. At full speed the loop spent 1.0-1.5 s of every
-second waiting on a full buffer (the eligibility stream's, then the payment stream's, then the intake
-stream's, in turn), while the other stages emptied their buffers and waited for batches with thousands
-of messages behind them on their topics.
+had already fetched for it still go through that loop, so at full speed the loop spends much of its
+time waiting on one full buffer after another while the other stages wait for batches.
 
 Here a stream's buffer holds its partitions back at the same size, and takes what was fetched before
 that without waiting: at most one fetch per partition (`consumer_max_fetch_size`), which is in memory
@@ -23,6 +21,8 @@ from typing import Any
 import faust
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent, ThrowableQueue
+
+from dsrs.streams.faust_internals import channel_queue, set_channel_queue
 
 # How many times `stream_buffer_maxsize` a buffer may hold before delivery to it waits.
 BACKSTOP_FACTOR = 8
@@ -51,7 +51,9 @@ class SagaTopic(faust.Topic):
 
     @property
     def queue(self) -> ThrowableQueue[Any]:
-        if self._queue is None:
+        queue = channel_queue(self)
+        if queue is None:
             holding_size = self.maxsize if self.maxsize is not None else self.app.conf.stream_buffer_maxsize
-            self._queue = StreamBuffer(holding_size, flow_control=self.app.flow_control, clear_on_resume=True)
-        return self._queue
+            queue = StreamBuffer(holding_size, flow_control=self.app.flow_control, clear_on_resume=True)
+            set_channel_queue(self, queue)
+        return queue
