@@ -3,7 +3,6 @@ FROM python:3.11-slim
 WORKDIR /app
 COPY setup.cfg pyproject.toml README.md faust_app.py alembic.ini ./
 COPY dsrs ./dsrs
-COPY migrations ./migrations
 RUN pip install --no-cache-dir -e .
 ENV DSRS_WEB_HOST=0.0.0.0 \
     DSRS_CACHE_DIR=/var/lib/dsrs

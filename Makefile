@@ -9,10 +9,10 @@ BENCH_WORKERS ?= 1
 .PHONY: venv stack stack-down demo test lint typecheck unit integration promtool bench clean
 
 # Reinstalled only when the dependency list changes.
-$(VENV)/.installed: setup.cfg pyproject.toml
+$(VENV)/.installed: setup.cfg pyproject.toml dev/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' -e ./dev
 	touch $@
 
 venv: $(VENV)/.installed
@@ -26,9 +26,11 @@ stack-down: venv
 demo: stack
 	$(BIN)/dsrs demo --households $(HOUSEHOLDS)
 
+# Style, and the layering's import contracts (.importlinter).
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: venv
 	$(BIN)/mypy

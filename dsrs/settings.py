@@ -10,8 +10,6 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from dsrs.cpu_affinity import parse_cpu_list
-
 # Ten demo regions; a deployment lists its own in DSRS_REGIONS.
 DEFAULT_REGIONS = tuple(f"R{number:02d}" for number in range(1, 11))
 DEFAULT_PROGRAMS_DIR = Path(__file__).resolve().parent / "rules" / "programs"
@@ -73,10 +71,6 @@ class Settings(BaseSettings):
         default=True,
         description="Run the outbox relay in a child process of the worker (a core of its own); false: on its loop",
     )
-    worker_cpus: Annotated[tuple[int, ...], NoDecode] = Field(
-        default=(),
-        description="Cores for the worker's agents (1, 0,2 or 2-3), its relay kept off them; empty: any core",
-    )
 
     # Authentication: RS256/ES256 keys from a JWKS URL in production, or an HS256 secret for local work.
     jwks_url: str | None = Field(default=None, description="Where the identity provider publishes its keys")
@@ -89,7 +83,9 @@ class Settings(BaseSettings):
     )
 
     # Payments: when they are sent, how often a failure is retried, and by when they must settle.
-    payment_provider: Literal["simulated"] = Field(default="simulated", description="The provider adapter")
+    payment_provider: str = Field(
+        default="simulated", pattern=r"^[a-z][a-z0-9_-]*$", description="The provider adapter, by its name"
+    )
     payment_max_attempts: int = Field(default=5, ge=1, le=20)
     payment_retry_base_seconds: float = Field(default=60.0, gt=0, description="First retry delay; doubles")
     payment_send_ahead_days: int = Field(default=0, ge=0, le=366, description="Send this long before due")
@@ -143,11 +139,6 @@ class Settings(BaseSettings):
                 raise ValueError("expected comma-separated region codes")
             return codes
         return value
-
-    @field_validator("worker_cpus", mode="before")
-    @classmethod
-    def _worker_cpus(cls, value: object) -> object:
-        return parse_cpu_list(value) if isinstance(value, str) else value
 
     @field_validator("programs_dir")
     @classmethod

@@ -15,10 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dsrs.analytics.bundle import decode_bundle
 from dsrs.analytics.facts import Fact
-from dsrs.db.processed_events import claim_new_events, only_new
 from dsrs.db.schema import analytics_counters, analytics_windows
 from dsrs.events.incoming import Incoming
-from dsrs.streams.processing import Decoded
+from dsrs.streams.processing import Decoded, claimed, event_id_of
 
 Counts = dict[str, dict[str, Any]]
 WINDOW_COLUMNS = ("granularity", "window_start", "program_id", "region", "metric", "count", "amount")
@@ -122,9 +121,8 @@ class AnalyticsCounter:
 
     async def handle(self, batch: Sequence[Decoded[list[Fact]]]) -> None:
         facts = [fact for decoded in batch for fact in decoded.item]
-        async with self.engine.begin() as connection:
-            new = await claim_new_events(connection, self.consumer, (f.event_id for f in facts))
-            await _add(connection, only_new(facts, new, lambda fact: fact.event_id))
+        async with claimed(self.engine, self.consumer, facts, event_id_of) as (connection, fresh):
+            await _add(connection, fresh)
             snapshot = await _snapshot(connection, facts)
         snapshot.origins = {(f.program_id, f.region): d.message.origin for d in batch for f in d.item}
         # After the commit: the mirrors take absolute values, so repeating this after a failure is harmless.

@@ -1,14 +1,15 @@
-"""Tumbling windows: the minute, hour and day an event falls in."""
+"""Tumbling windows: the window of each granularity (dsrs.granularity) that an event falls in."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-GRANULARITIES = ("minute", "hour", "day")
+from dsrs.granularity import GRANULARITIES, GRANULARITY_TABLE
+
+__all__ = ["GRANULARITIES", "windows_of"]
 
 
 def windows_of(time: datetime) -> tuple[tuple[str, datetime], ...]:
     """Each granularity, in GRANULARITIES' order, with the start of its window holding `time`."""
     time = time.astimezone(UTC)
-    minute = time.replace(second=0, microsecond=0)
-    return (("minute", minute), ("hour", minute.replace(minute=0)), ("day", minute.replace(hour=0, minute=0)))
+    return tuple((granularity.name, granularity.window_start(time)) for granularity in GRANULARITY_TABLE)

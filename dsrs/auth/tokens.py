@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx
+import aiohttp
 import jwt
 
 from dsrs.auth.roles import Role
@@ -115,10 +115,10 @@ class JwksVerifier:
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
-            async with httpx.AsyncClient(timeout=5.0) as client:
-                response = await client.get(self.url)
+            timeout = aiohttp.ClientTimeout(total=5.0)
+            async with aiohttp.ClientSession(timeout=timeout) as session, session.get(self.url) as response:
                 response.raise_for_status()
-                document = response.json()
+                document = await response.json(content_type=None)
             keys = {}
             for entry in document.get("keys", []):
                 if entry.get("alg", "RS256") in JWKS_ALGORITHMS and "kid" in entry:
@@ -132,7 +132,7 @@ class JwksVerifier:
         if stale or unknown:
             try:
                 await self._refresh()
-            except (httpx.HTTPError, ValueError) as error:
+            except (aiohttp.ClientError, TimeoutError, ValueError) as error:
                 log.warning("JWKS refresh failed (%s); using the cached keys", type(error).__name__)
         try:
             return self._keys[kid]

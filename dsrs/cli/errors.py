@@ -12,22 +12,30 @@ import click
 from dsrs.db.engine import DatabaseUnavailable
 from dsrs.db.migrations import SchemaBehind
 from dsrs.settings import SettingsError
-from dsrs.stack.component import StackError
-from dsrs.worker_process import WorkerFailed
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-EXPECTED_ERRORS = (SettingsError, StackError, DatabaseUnavailable, SchemaBehind, WorkerFailed)
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (SettingsError, DatabaseUnavailable, SchemaBehind)
+
+
+def one_line_errors_for(*expected: type[Exception]) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Like `one_line_errors`, for commands that also expect `expected` (a plug-in's own failures)."""
+    caught = (*EXPECTED_ERRORS, *expected)
+
+    def decorate(command: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(command)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return command(*args, **kwargs)
+            except caught as error:
+                click.echo(f"dsrs: {error}", err=True)
+                sys.exit(1)
+
+        return wrapper
+
+    return decorate
 
 
 def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
-    @functools.wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except EXPECTED_ERRORS as error:
-            click.echo(f"dsrs: {error}", err=True)
-            sys.exit(1)
-
-    return wrapper
+    return one_line_errors_for()(command)

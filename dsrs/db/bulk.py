@@ -2,9 +2,9 @@
 
 SQLAlchemy sends an executemany INSERT ... RETURNING as VALUES lists rendered for each batch size
 ("insertmanyvalues"). Every batch size is then a statement of its own for PostgreSQL to parse and
-plan, and asyncpg keeps up to 100 of them prepared per connection: a worker grew by ~40 MiB over
-its first 70,000 events while its batches took every size from 1 to 500. Each column passed as
-one array and unnested gives a single statement for every batch, parsed once per connection.
+plan, and asyncpg keeps up to 100 of them prepared per connection, so a worker's memory grows with
+every batch size it meets. Each column passed as one array and unnested gives a single statement for
+every batch, parsed once per connection.
 """
 
 from __future__ import annotations

@@ -30,9 +30,7 @@ def connect_args(settings: Settings) -> dict[str, Any]:
     """asyncpg's arguments beyond the URL: TLS over TCP, or the Unix socket that replaces TCP.
 
     Through a Unix socket the kernel does far less per byte than through loopback TCP, and the saga
-    writes every event to PostgreSQL more than once: with the worker's connections on the local stack's
-    socket, 60,000 households went 1,734-1,866 a second over TCP and 1,824-1,933 through the socket
-    (three pairs of runs, in one hour).
+    writes every event to PostgreSQL more than once (docs/performance.md).
     """
     if settings.database_socket_dir is not None:
         # asyncpg takes a folder as the host, and connects to its socket for the URL's port.
@@ -41,7 +39,7 @@ def connect_args(settings: Settings) -> dict[str, Any]:
 
 
 def create_engine(settings: Settings, pool_size: int = 10, pre_ping: bool = True) -> AsyncEngine:
-    """`pre_ping` checks each connection as it leaves the pool (a round trip and ~0.35 ms of CPU), so that
+    """`pre_ping` checks each connection as it leaves the pool (a round trip, and CPU), so that
     the first use after a database restart does not fail. Callers that retry a dropped connection anyway
     can do without it."""
     return create_async_engine(

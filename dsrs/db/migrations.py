@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from dsrs.db.engine import check_connection, create_engine
 from dsrs.settings import Settings
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "alembic"
 UPGRADE_COMMAND = "dsrs db upgrade"
 
 

@@ -29,6 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
+from dsrs.granularity import GRANULARITIES
+
 metadata = MetaData(
     naming_convention={
         "pk": "pk_%(table_name)s",
@@ -228,7 +230,6 @@ dlq_replays = Table(
     PrimaryKeyConstraint("dlq_topic", "partition", "dlq_offset"),
 )
 
-GRANULARITIES = ("minute", "hour", "day")
 
 # Exact analytics counts, changed in the same transaction that records the event as processed,
 # so a redelivered event never counts twice. Faust tables and the Mongo rollups mirror them.

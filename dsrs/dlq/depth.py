@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dsrs.events.topics import DEAD_LETTER_TOPICS
-from dsrs.kafka_lag import topic_depths
+from dsrs.kafka.lag import topic_depths
 
 
 async def dead_letter_depths(bootstrap_servers: str, prefix: str = "", **client_options: Any) -> dict[str, int]:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dsrs.db.schema import dlq_replays
 from dsrs.dlq.publisher import HEADER_PREFIX
-from dsrs.kafka_lag import topic_partitions
+from dsrs.kafka.lag import topic_partitions
 
 
 @dataclass(frozen=True)

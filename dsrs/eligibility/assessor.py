@@ -12,17 +12,16 @@ from sqlalchemy import Text, cast
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dsrs.db.bulk import arrays, insert_arrays
-from dsrs.db.processed_events import claim_new_events, only_new
 from dsrs.db.schema import DECISIONS, eligibility_assessments
 from dsrs.events import topics
-from dsrs.events.envelope import InvalidEvent, decode_envelope, new_envelope
+from dsrs.events.envelope import InvalidEvent, decode_envelope_of, new_envelope
 from dsrs.events.ids import new_uuid
 from dsrs.events.incoming import Incoming
-from dsrs.events.tracing import TRACEPARENT
 from dsrs.monitoring.metrics import ELIGIBILITY_DECISIONS
+from dsrs.monitoring.trace_context import TRACEPARENT
 from dsrs.outbox.writer import OutgoingEvent, add_events
 from dsrs.rules import Assessment, Program, assess
-from dsrs.streams.processing import Decoded
+from dsrs.streams.processing import Decoded, claimed, event_id_of
 
 ASSESSMENT_COLUMNS = (
     "id",
@@ -70,9 +69,7 @@ class EligibilityHandler:
                 ELIGIBILITY_DECISIONS.labels(program=program.id, decision=decision)
 
     def decode(self, message: Incoming) -> HouseholdChanged:
-        envelope = decode_envelope(message.value)
-        if envelope.type not in HOUSEHOLD_EVENTS:
-            raise InvalidEvent(f"envelope.type: expected one of {HOUSEHOLD_EVENTS}")
+        envelope = decode_envelope_of(message.value, *HOUSEHOLD_EVENTS)
         data = dict(envelope.data)
         try:
             household_id = uuid.UUID(str(data.pop("household_id")))
@@ -88,9 +85,7 @@ class EligibilityHandler:
             ELIGIBILITY_DECISIONS.labels(program=program, decision=decision).inc(count)
 
     async def _assess(self, batch: Sequence[Decoded[HouseholdChanged]]) -> Counter[tuple[str, str]]:
-        async with self.engine.begin() as connection:
-            new = await claim_new_events(connection, self.consumer, (d.item.event_id for d in batch))
-            changes = only_new((d.item for d in batch), new, lambda item: item.event_id)
+        async with claimed(self.engine, self.consumer, (d.item for d in batch), event_id_of) as (connection, changes):
             rows: list[dict[str, Any]] = []
             events: list[OutgoingEvent] = []
             for change in changes:

@@ -1,9 +1,9 @@
 """Many messages sent as one Kafka record batch per partition, with one delivery future per batch.
 
 `AIOKafkaProducer.send` does, for every message, a metadata wait, a partition lookup that copies the
-topic's partition set twice, and a delivery future of its own; the relay then gathered 2,000 of them
-a claim. That was a third of the relay's time. Here each message is only hashed to its partition and
-appended to that partition's open batch; a full batch is handed to the producer and a new one opened.
+topic's partition set twice, and a delivery future of its own, which the relay would gather for every
+message of a claim. Here each message is only hashed to its partition and appended to that partition's
+open batch; a full batch is handed to the producer and a new one opened.
 
 Partitions are chosen as the producer's default partitioner chooses them (murmur2 of the key over
 all of the topic's partitions, as Kafka's Java client does), so a household's events land where
@@ -21,9 +21,9 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
-# aiokafka's murmur2 is pure Python, ~4 us a key: the relay hashed each household's key for each of its
-# events (registered, two assessments, the payment), published within a few seconds of each other. Ten
-# thousand keys (~2 MiB) hold what the relay met in the last few seconds at full speed.
+# aiokafka's murmur2 is pure Python, and the relay hashes a household's key for each of its events
+# (registered, two assessments, the payment), published close together: recent keys are worth keeping.
+# Sized for the last few seconds' keys at full speed (docs/performance.md).
 _key_hash = functools.lru_cache(maxsize=10_000)(murmur2)
 
 

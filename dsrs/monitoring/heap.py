@@ -1,10 +1,9 @@
 """The worker's heap and Python's cyclic garbage collector: the startup heap frozen, every pause measured.
 
-A full collection walks every object the process holds while the event loop waits. In a worker at
-170 households/s that was 170-300 ms every 7 s or so (and about one a second while it started), each
-collecting a few hundred objects out of the modules, the Faust app and the clients built at startup,
-which live as long as the process. Every household in flight waited out each pause. Frozen once the
-worker runs (`gc.freeze`), they are no longer walked: collections see only what came after.
+A full collection walks every object the process holds while the event loop waits, and every household
+in flight waits out the pause. Most of those objects (the modules, the Faust app, the clients built at
+startup) live as long as the process; frozen once the worker runs (`gc.freeze`), they are no longer
+walked: collections see only what came after.
 """
 
 from __future__ import annotations
@@ -15,10 +14,9 @@ from typing import Any
 
 from dsrs.monitoring.metrics import GC_PAUSE_SECONDS
 
-# Python's default (700, 10, 10) collects the youngest generation every 700 container allocations. A
-# stage's batch holds some thousands of objects for its ~100 ms, so each collection found them alive and
-# promoted them, and older generations were walked over and over: 10% of a busy worker's CPU went to
-# collections that found little (objects here are freed by reference counting; cycles are rare).
+# Python's default (700, 10, 10) collects while a stage's batch is still alive, promoting it and walking
+# older generations for little: objects here are freed by reference counting, cycles are rare.
+# Rarer collections spare that CPU (docs/performance.md).
 COLLECTION_THRESHOLDS = (50_000, 20, 10)
 _frozen = False
 _pause_started: float | None = None

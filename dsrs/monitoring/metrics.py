@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from dsrs.payment.reconciliation import MISMATCHES
-
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 HTTP_REQUEST_SECONDS = Histogram(
@@ -25,7 +23,9 @@ OUTBOX_OLDEST_AGE = Gauge("dsrs_outbox_oldest_pending_age_seconds", "Age of the 
 OUTBOX_PUBLISHED = Counter("dsrs_outbox_published_events", "Outbox events published to Kafka")
 CONSUMER_LAG = Gauge("dsrs_consumer_lag_messages", "High watermark minus committed offset", ["topic", "partition"])
 DLQ_DEPTH = Gauge("dsrs_dlq_depth_messages", "Messages held in a dead-letter topic", ["topic"])
-RECONCILIATION_MISMATCHES = MISMATCHES
+RECONCILIATION_MISMATCHES = Counter(
+    "dsrs_reconciliation_mismatches", "Mismatches found between provider statements and payments", ["kind"]
+)
 GC_PAUSE_SECONDS = Histogram(
     "dsrs_gc_pause_seconds",
     "Pauses of Python's cyclic garbage collector, the event loop stopped",

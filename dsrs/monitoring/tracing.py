@@ -28,7 +28,7 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.trace import Span, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from dsrs.events.tracing import TRACEPARENT, child_traceparent
+from dsrs.monitoring.trace_context import TRACEPARENT, child_traceparent
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 tracer = trace.get_tracer("dsrs")
@@ -121,8 +121,8 @@ def hop(
 ) -> AbstractContextManager[str]:
     """One hop of a household's trace, giving the traceparent the next hop continues from.
 
-    With tracing off no span object is made, since they cost more than a hop's own work under load
-    (a sixth of the worker's CPU in a profile); the trace id still travels on, with a new span id.
+    With tracing off no span object is made, since they cost more than a hop's own work under load; the
+    trace id still travels on, with a new span id.
     Nor is a generator made: the outbox makes two hops per event, and entering and leaving one cost
     more than making its traceparent."""
     if not _recording:

@@ -1,7 +1,7 @@
 """The outbox relay: publishes committed events to Kafka in order per household, then deletes them.
 
-The events analytics counts also go, bundled per program and region, to the analytics topic
-(see dsrs.analytics.bundle); they are deleted only when both are acknowledged.
+What its fan-out (dsrs.outbox.fan_out) makes of a claim's events goes with them; the rows are deleted
+only when both are acknowledged.
 
 It claims whole aggregates. It reads the oldest pending events by id, page by page; the first
 event of an aggregate seen there is its oldest pending one, its head. The heads are locked with
@@ -26,42 +26,43 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from opentelemetry.trace import SpanKind
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from dsrs.analytics.bundle import Outgoing, bundles
 from dsrs.db.engine import connect_args
 from dsrs.events.record_batches import RecordBatches
-from dsrs.events.topics import ANALYTICS_BY_PROGRAM_REGION
-from dsrs.events.tracing import TRACEPARENT
 from dsrs.monitoring.metrics import OUTBOX_PUBLISHED
+from dsrs.monitoring.trace_context import TRACEPARENT
 from dsrs.monitoring.tracing import hop
+from dsrs.outbox.fan_out import FanOut, Published, checked_data_fields
 from dsrs.outbox.notify import OutboxListener
 from dsrs.settings import Settings
 from dsrs.waiting import wait_at_most
 
 log = logging.getLogger(__name__)
 
-PENDING_PAGE = text(
-    """
-    SELECT id, aggregate_id, topic, message_key, headers, event_type,
-           -- As the bytes of PostgreSQL's text, which go to Kafka as they are: decoding the JSON only to
-           -- encode it again cost a sixth of the relay.
-           convert_to(payload::text, 'UTF8') AS payload_bytes,
-           payload->'data'->>'program_id' AS program_id,
-           payload->'data'->>'region' AS region
-    FROM event_outbox
-    WHERE id > :after
-    ORDER BY id
-    LIMIT :limit
-    """
-)
+
+def pending_page(data_fields: tuple[str, ...]) -> TextClause:
+    """The oldest pending events after `:after`, with the data fields a fan-out reads (plain names only)."""
+    fields = ", ".join(f"payload->'data'->>'{name}'" for name in data_fields)
+    return text(
+        f"""
+        SELECT id, aggregate_id, topic, message_key, headers, event_type,
+               -- As the bytes of PostgreSQL's text, which go to Kafka as they are, not decoded and encoded again.
+               convert_to(payload::text, 'UTF8') AS payload_bytes,
+               ARRAY[{fields}]::text[] AS fields
+        FROM event_outbox
+        WHERE id > :after
+        ORDER BY id
+        LIMIT :limit
+        """
+    )
+
+
 # A head another relay published meanwhile is gone, and one it holds is skipped.
 LOCK_HEADS = text("SELECT id FROM event_outbox WHERE id = ANY(:ids) FOR UPDATE SKIP LOCKED")
-# Each claim waits for the broker's acknowledgements and then commits, while the agents keep the event
-# loop busy: with 500 a claim, the relay fell 39,000 events behind the agents at full speed, and a
-# household's payment waited for it. 2,000 kept it within one claim of them (60,000 households: 478 ->
-# 523-556 households/s). When it keeps up, a claim takes what is pending, so this adds no latency.
+# Large enough that a relay waiting on acknowledgements keeps up with the agents; when it keeps up, a
+# claim takes what is pending, so the size adds no latency.
 EVENTS_PER_CLAIM = 2000
 # How far past other relays' aggregates a relay looks for some of its own.
 PAGES_PER_CLAIM = 8
@@ -83,11 +84,13 @@ class OutboxRelay:
         events_per_batch: int = EVENTS_PER_CLAIM,
         idle_poll_seconds: float = 0.5,
         topic_prefix: str = "",
-        analytics_topic: str | None = None,
+        fan_out: FanOut | None = None,
         on_published: Callable[[int], None] = OUTBOX_PUBLISHED.inc,
     ) -> None:
         self.topic_prefix = topic_prefix
-        self.analytics_topic = analytics_topic
+        self.fan_out = fan_out
+        self.data_fields = checked_data_fields(fan_out)
+        self.pending_page = pending_page(self.data_fields)
         self.engine = engine
         self.producer = producer
         self.events_per_batch = events_per_batch
@@ -96,23 +99,6 @@ class OutboxRelay:
         # A relay in a process of its own reports to the worker, whose /metrics count what it published.
         self.on_published = on_published
         self._wake = asyncio.Event()
-
-    @classmethod
-    def of_deployment(
-        cls,
-        settings: Settings,
-        engine: AsyncEngine,
-        producer: AIOKafkaProducer,
-        on_published: Callable[[int], None] = OUTBOX_PUBLISHED.inc,
-    ) -> OutboxRelay:
-        """The relay of the deployment `settings` describe: its topic names and its analytics bundles."""
-        return cls(
-            engine,
-            producer,
-            topic_prefix=settings.topic_prefix,
-            analytics_topic=settings.topic(ANALYTICS_BY_PROGRAM_REGION),
-            on_published=on_published,
-        )
 
     def wake(self) -> None:
         """Called on NOTIFY: new events were committed."""
@@ -126,9 +112,9 @@ class OutboxRelay:
                 return 0
             batches = RecordBatches(self.producer)
             published = [await self._publish(row, batches) for row in rows]
-            if self.analytics_topic is not None:
-                for bundle in bundles(published):
-                    await batches.add(self.analytics_topic, bundle.key, bundle.value, bundle.headers)
+            if self.fan_out is not None:
+                for message in self.fan_out.messages(published):
+                    await batches.add(message.topic, message.key, message.value, message.headers)
             # Wait for every acknowledgement before deleting anything: a failure rolls the claim back.
             await batches.delivered()
             await connection.execute(DELETE_PUBLISHED, {"ids": [row.id for row in rows]})
@@ -142,7 +128,7 @@ class OutboxRelay:
         ours: set[str] = set()
         after = 0
         for _ in range(PAGES_PER_CLAIM):
-            page = (await connection.execute(PENDING_PAGE, {"after": after, "limit": self.events_per_batch})).all()
+            page = (await connection.execute(self.pending_page, {"after": after, "limit": self.events_per_batch})).all()
             heads: dict[int, str] = {}
             for row in page:
                 if row.aggregate_id not in seen:
@@ -159,14 +145,13 @@ class OutboxRelay:
             after = page[-1].id
         return []
 
-    async def _publish(self, row: Any, batches: RecordBatches) -> Outgoing:
+    async def _publish(self, row: Any, batches: RecordBatches) -> Published:
         headers = {name: str(value) for name, value in row.headers.items()}
         with hop(f"outbox.publish {row.topic}", headers.get(TRACEPARENT), SpanKind.PRODUCER) as traceparent:
             headers[TRACEPARENT] = traceparent
-            event = Outgoing(
+            event = Published(
                 row.event_type,
-                row.program_id,
-                row.region,
+                dict(zip(self.data_fields, row.fields, strict=True)),
                 row.payload_bytes,
                 [(name, value.encode()) for name, value in headers.items()],
             )

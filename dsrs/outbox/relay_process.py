@@ -1,15 +1,10 @@
-"""The worker's outbox relay in a child process, so that it has a core of its own.
+"""The worker's outbox relay in a child process, so that it has a core of its own: Python runs one
+thread of a process at a time, and the relay would otherwise share the agents' (docs/performance.md).
 
-A worker's agents and its relay shared one event loop, and so one core: Python runs one thread of a
-process at a time. At full speed the loop was 85-90% busy and the relay was about a fifth of its
-work, while the machine's second core was a quarter idle. In a child process, over 60,000 households
-on this project's 2-core machine: 1,918 and 1,987 households/s against 1,750 and 1,846 with the relay
-on the loop (A/B pairs within one hour); the worker's own CPU fell from 30-31 s to 24 s, and the child
-used 7 s. A second relay process gave nothing more (1,792/s).
-
-Both ends are here. The worker (`RelayProcess`) starts `python -m dsrs.outbox.relay_process`, writes
-its settings to the child's stdin as one JSON line and keeps that pipe open: the child stops when it
-closes, so a worker that dies, even by SIGKILL, takes its relay with it. The child writes how many
+Both ends are here. The worker (`RelayProcess`) starts `python -m <child module>` (a module of the
+wiring that calls `run_child` with the deployment's relay), writes its settings to the child's stdin
+as one JSON line and keeps that pipe open: the child stops when it closes,
+so a worker that dies, even by SIGKILL, takes its relay with it. The child writes how many
 events each claim published, one number a line, on stdout; the worker adds them to its
 `dsrs_outbox_published_events_total`. The child logs to stderr. A child that exits while the worker
 runs is started again. Any number of relays may run against one outbox (see dsrs.outbox.relay), so one
@@ -27,8 +22,9 @@ import sys
 from collections.abc import Callable
 
 import uvloop
+from aiokafka import AIOKafkaProducer
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dsrs.cpu_affinity import other_cpus, place_process
 from dsrs.db.engine import create_engine
 from dsrs.events.producer import saga_producer
 from dsrs.monitoring.heap import freeze_startup_heap
@@ -42,7 +38,8 @@ from dsrs.waiting import Backoff, first_of, wait_at_most
 
 log = logging.getLogger(__name__)
 
-CHILD_MODULE = "dsrs.outbox.relay_process"
+# How the child builds its relay: the deployment's topic names and fan-out, reporting through the callback.
+RelayFactory = Callable[[Settings, AsyncEngine, AIOKafkaProducer, Callable[[int], None]], OutboxRelay]
 # A child that ran at least this long had started well: its next failure is not one of a series.
 STEADY_SECONDS = 60.0
 
@@ -55,11 +52,13 @@ class RelayProcess:
     def __init__(
         self,
         settings: Settings,
+        child_module: str,
         on_published: Callable[[int], None] = OUTBOX_PUBLISHED.inc,
         restart_seconds: float = 1.0,
         stop_seconds: float = 10.0,
     ) -> None:
         self.settings = settings
+        self.child_module = child_module
         self.on_published = on_published
         # Doubling while the child keeps failing (a broker that is down, say), so that a child that cannot
         # start does not fill the log.
@@ -73,7 +72,7 @@ class RelayProcess:
         failures_in_a_row = 0
         while not stopping.is_set():
             started_at = loop.time()
-            process = self.process = await spawn_child(self.settings)
+            process = self.process = await spawn_child(self.settings, self.child_module)
             self.started += 1
             assert process.stdout is not None
             reports = asyncio.ensure_future(self._read_reports(process.stdout))
@@ -116,18 +115,15 @@ class RelayProcess:
             await process.wait()
 
 
-async def spawn_child(settings: Settings) -> asyncio.subprocess.Process:
+async def spawn_child(settings: Settings, child_module: str) -> asyncio.subprocess.Process:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        CHILD_MODULE,
+        child_module,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )
     assert process.stdin is not None
-    if settings.worker_cpus:
-        # Off the worker's cores, placed before it reads its settings and starts any thread of its own.
-        place_process(process.pid, other_cpus(settings.worker_cpus))
     # Through the pipe, not the environment: settings built in code reach the child too, and secrets do
     # not show in its /proc/<pid>/environ.
     process.stdin.write(settings.model_dump_json().encode() + b"\n")
@@ -135,7 +131,7 @@ async def spawn_child(settings: Settings) -> asyncio.subprocess.Process:
     return process
 
 
-def main() -> None:
+def run_child(build_relay: RelayFactory) -> None:
     """The child: relay until SIGTERM or until the worker closes our stdin."""
     line = sys.stdin.buffer.readline()
     if not line.strip():
@@ -154,10 +150,10 @@ def main() -> None:
     else:
         logging.config.dictConfig(config)
     configure_tracing(settings.tracing, settings.app_id, settings.tracing_otlp_endpoint, settings.tracing_file)
-    uvloop.run(_relay(settings))
+    uvloop.run(_relay(settings, build_relay))
 
 
-async def _relay(settings: Settings) -> None:
+async def _relay(settings: Settings, build_relay: RelayFactory) -> None:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stopping.set)
@@ -168,7 +164,7 @@ async def _relay(settings: Settings) -> None:
     engine = create_engine(settings, pool_size=2, pre_ping=False)
     try:
         await producer.start()
-        relay = OutboxRelay.of_deployment(settings, engine, producer, on_published=_report)
+        relay = build_relay(settings, engine, producer, _report)
         freeze_startup_heap()
         await relay_woken_by_notify(relay, settings, stopping)
     finally:
@@ -185,7 +181,3 @@ async def _set_at_eof(reader: asyncio.StreamReader, event: asyncio.Event) -> Non
 def _report(published: int) -> None:
     sys.stdout.buffer.write(b"%d\n" % published)
     sys.stdout.buffer.flush()
-
-
-if __name__ == "__main__":
-    main()

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from dsrs.db.bulk import arrays, insert_arrays
 from dsrs.db.schema import event_outbox
 from dsrs.events.envelope import Envelope
-from dsrs.events.tracing import TRACEPARENT
+from dsrs.monitoring.trace_context import TRACEPARENT
 from dsrs.monitoring.tracing import hop
 
 OUTBOX_COLUMNS = ("event_id", "aggregate_id", "topic", "event_type", "message_key", "payload", "headers")

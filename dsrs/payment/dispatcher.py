@@ -15,7 +15,7 @@ from dsrs.db.schema import payments
 from dsrs.events import topics
 from dsrs.outbox.writer import add_events
 from dsrs.payment.events import payment_event, payment_with_region
-from dsrs.payment.provider import PaymentOrder, PaymentProvider
+from dsrs.payment.providers.base import PaymentOrder, PaymentProvider
 
 
 class PaymentDispatcher:

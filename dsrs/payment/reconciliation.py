@@ -17,18 +17,13 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from prometheus_client import Counter as MetricCounter
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dsrs.db.schema import MISMATCH_KINDS, payments, reconciliation_mismatches, reconciliation_runs
+from dsrs.monitoring.metrics import RECONCILIATION_MISMATCHES as MISMATCHES
 
 STATEMENT_COLUMNS = ("reference", "amount", "currency", "status", "settled_at")
-
-MISMATCHES = MetricCounter(
-    "dsrs_reconciliation_mismatches", "Mismatches found between provider statements and payments", ["kind"]
-)
-
 
 for _kind in MISMATCH_KINDS:
     MISMATCHES.labels(kind=_kind)

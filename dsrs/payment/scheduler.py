@@ -13,18 +13,17 @@ from sqlalchemy import Text, cast
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dsrs.db.bulk import arrays, insert_arrays
-from dsrs.db.processed_events import claim_new_events, only_new
 from dsrs.db.schema import payments
 from dsrs.events import topics
-from dsrs.events.envelope import InvalidEvent, decode_envelope, new_envelope
+from dsrs.events.envelope import InvalidEvent, decode_envelope_of, new_envelope
 from dsrs.events.ids import new_uuid
 from dsrs.events.incoming import Incoming
-from dsrs.events.tracing import TRACEPARENT
+from dsrs.monitoring.trace_context import TRACEPARENT
 from dsrs.outbox.writer import OutgoingEvent, add_events
 from dsrs.payment.cycle import next_cycle
 from dsrs.rules import Program
 from dsrs.streams.errors import PermanentError
-from dsrs.streams.processing import Decoded
+from dsrs.streams.processing import Decoded, claimed, event_id_of
 
 PAYMENT_COLUMNS = (
     "id",
@@ -78,9 +77,7 @@ class PaymentScheduler:
         self.settlement_days = timedelta(days=settlement_days)
 
     def decode(self, message: Incoming) -> Approval:
-        envelope = decode_envelope(message.value)
-        if envelope.type != topics.ASSESSED_APPROVED:
-            raise InvalidEvent(f"envelope.type: expected {topics.ASSESSED_APPROVED!r}")
+        envelope = decode_envelope_of(message.value, topics.ASSESSED_APPROVED)
         data = envelope.data
         try:
             amount = Decimal(str(data["benefit_amount"]))
@@ -110,9 +107,7 @@ class PaymentScheduler:
             raise PermanentError(f"program {program_id!r} is not configured on this worker") from None
 
     async def handle(self, batch: Sequence[Decoded[Approval]]) -> None:
-        async with self.engine.begin() as connection:
-            new = await claim_new_events(connection, self.consumer, (d.item.event_id for d in batch))
-            approvals = only_new((d.item for d in batch), new, lambda item: item.event_id)
+        async with claimed(self.engine, self.consumer, (d.item for d in batch), event_id_of) as (connection, approvals):
             rows = [self._row(approval) for approval in approvals]
             if not rows:
                 return

@@ -14,15 +14,14 @@ from typing import Any
 from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from dsrs.db.processed_events import claim_new_events, only_new
 from dsrs.db.schema import payments, reconciliation_mismatches
 from dsrs.events import topics
-from dsrs.events.envelope import InvalidEvent, decode_envelope
+from dsrs.events.envelope import InvalidEvent, decode_envelope_of
 from dsrs.events.incoming import Incoming
-from dsrs.events.tracing import TRACEPARENT
+from dsrs.monitoring.trace_context import TRACEPARENT
 from dsrs.outbox.writer import OutgoingEvent, add_events
 from dsrs.payment.events import payment_event, payment_with_region
-from dsrs.streams.processing import Decoded
+from dsrs.streams.processing import Decoded, claimed, event_id_of
 
 
 @dataclass(frozen=True)
@@ -58,9 +57,7 @@ class SettlementHandler:
         self.retry_base_seconds = retry_base_seconds
 
     def decode(self, message: Incoming) -> Settlement:
-        envelope = decode_envelope(message.value)
-        if envelope.type != topics.PROVIDER_SETTLEMENT:
-            raise InvalidEvent(f"envelope.type: expected {topics.PROVIDER_SETTLEMENT!r}")
+        envelope = decode_envelope_of(message.value, topics.PROVIDER_SETTLEMENT)
         data = envelope.data
         try:
             status = data["status"]
@@ -82,10 +79,9 @@ class SettlementHandler:
             ) from None
 
     async def handle(self, batch: Sequence[Decoded[Settlement]]) -> None:
-        async with self.engine.begin() as connection:
-            new = await claim_new_events(connection, self.consumer, (d.item.event_id for d in batch))
+        async with claimed(self.engine, self.consumer, (d.item for d in batch), event_id_of) as (connection, fresh):
             events: list[OutgoingEvent] = []
-            for settlement in only_new((d.item for d in batch), new, lambda item: item.event_id):
+            for settlement in fresh:
                 events.extend(await self._apply(connection, settlement))
             await add_events(connection, events)
 

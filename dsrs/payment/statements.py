@@ -8,12 +8,11 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dsrs.db.processed_events import claim_new_events, only_new
 from dsrs.events import topics
-from dsrs.events.envelope import InvalidEvent, decode_envelope
+from dsrs.events.envelope import InvalidEvent, decode_envelope_of
 from dsrs.events.incoming import Incoming
 from dsrs.payment.reconciliation import StatementLine, count_mismatches, parse_line, reconcile
-from dsrs.streams.processing import Decoded
+from dsrs.streams.processing import Decoded, claimed, event_id_of
 
 
 @dataclass(frozen=True)
@@ -31,9 +30,7 @@ class StatementHandler:
         self.engine = engine
 
     def decode(self, message: Incoming) -> Statement:
-        envelope = decode_envelope(message.value)
-        if envelope.type != topics.PROVIDER_STATEMENT:
-            raise InvalidEvent(f"envelope.type: expected {topics.PROVIDER_STATEMENT!r}")
+        envelope = decode_envelope_of(message.value, topics.PROVIDER_STATEMENT)
         raw_lines = envelope.data.get("lines")
         if not isinstance(raw_lines, list):
             raise InvalidEvent("data.lines: must be a list of statement lines")
@@ -48,9 +45,8 @@ class StatementHandler:
 
     async def handle(self, batch: Sequence[Decoded[Statement]]) -> None:
         reports = []
-        async with self.engine.begin() as connection:
-            new = await claim_new_events(connection, self.consumer, (d.item.event_id for d in batch))
-            for statement in only_new((d.item for d in batch), new, lambda item: item.event_id):
+        async with claimed(self.engine, self.consumer, (d.item for d in batch), event_id_of) as (connection, fresh):
+            for statement in fresh:
                 reports.append(await reconcile(connection, statement.lines, statement.source, statement.as_of))
         for report in reports:
             count_mismatches(report)

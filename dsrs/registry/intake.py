@@ -8,14 +8,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dsrs.db.processed_events import claim_new_events, only_new
 from dsrs.events import topics
-from dsrs.events.envelope import InvalidEvent, decode_envelope
+from dsrs.events.envelope import InvalidEvent, decode_envelope_of
 from dsrs.events.incoming import Incoming
-from dsrs.events.tracing import TRACEPARENT
+from dsrs.monitoring.trace_context import TRACEPARENT
 from dsrs.registry.household import parse_household
 from dsrs.registry.store import Submission, upsert_households
-from dsrs.streams.processing import Decoded
+from dsrs.streams.processing import Decoded, claimed, event_id_of
 
 INTAKE_EVENT_TYPE = topics.HOUSEHOLD_INTAKE
 
@@ -35,9 +34,7 @@ class IntakeHandler:
         self.source = source
 
     def decode(self, message: Incoming) -> IntakeItem:
-        envelope = decode_envelope(message.value)
-        if envelope.type != INTAKE_EVENT_TYPE:
-            raise InvalidEvent(f"envelope.type: expected {INTAKE_EVENT_TYPE!r}")
+        envelope = decode_envelope_of(message.value, INTAKE_EVENT_TYPE)
         try:
             household_id = uuid.UUID(envelope.subject)
         except ValueError:
@@ -46,7 +43,5 @@ class IntakeHandler:
         return IntakeItem(envelope.event_id, Submission(household_id, fields, message.header(TRACEPARENT)))
 
     async def handle(self, batch: Sequence[Decoded[IntakeItem]]) -> None:
-        async with self.engine.begin() as connection:
-            new = await claim_new_events(connection, self.consumer, (d.item.event_id for d in batch))
-            fresh = only_new((d.item for d in batch), new, lambda item: item.event_id)
+        async with claimed(self.engine, self.consumer, (d.item for d in batch), event_id_of) as (connection, fresh):
             await upsert_households(connection, [item.submission for item in fresh], self.source)

@@ -40,16 +40,16 @@ class Expression:
     # The `household.<field>` and `params.<key>` attributes it reads; CEL reports only the record names.
     fields: frozenset[str]
     params: frozenset[str]
-    # Converting a Python value into CEL costs about a microsecond a field, more than most evaluations,
-    # so a record read only through `.<attribute>` is passed with just those attributes.
+    # Converting a Python value into CEL costs more than most evaluations, so a record read only through
+    # `.<attribute>` is passed with just those attributes.
     _projections: Mapping[str, frozenset[str]] = field(repr=False, compare=False)
     _program: cel.Program = field(repr=False, compare=False)
     # The names each evaluation gives: those read that are not constants.
     _inputs: frozenset[str] = field(repr=False, compare=False)
     # The constants it reads (a program's params), converted into CEL once: passed with every evaluation,
-    # they cost more than the evaluation itself (a list of six regions: 12 us against 3). This CEL context
-    # keeps them, and asks `_values` for the inputs. None when no constant is read: CEL asks for a name
-    # each time it is read, and converts it each time, so a dict is quicker for those.
+    # they would cost more than the evaluation itself. This CEL context keeps them, and asks `_values` for
+    # the inputs. None when no constant is read: CEL asks for a name each time it is read, and converts it
+    # each time, so a dict is quicker for those.
     _environment: cel.Context | None = field(repr=False, compare=False)
     # One evaluation's inputs at a time: evaluations run on the event loop's thread, one after another.
     _values: dict[str, object] = field(repr=False, compare=False)

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from opentelemetry.trace import SpanKind
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from dsrs.db.processed_events import claim_new_events, only_new
 from dsrs.dlq.publisher import DeadLetterPublisher, Failure
 from dsrs.events.incoming import Incoming
-from dsrs.events.tracing import TRACEPARENT
 from dsrs.monitoring.metrics import AGENT_BATCH_SECONDS, AGENT_EVENTS_FAILED, AGENT_EVENTS_PROCESSED, AGENT_RETRIES
+from dsrs.monitoring.trace_context import TRACEPARENT
 from dsrs.monitoring.tracing import recording, start_span, traceparent_of
 from dsrs.streams.errors import is_transient
 from dsrs.waiting import Backoff
@@ -49,6 +52,25 @@ class Handler(Protocol[T]):
     async def handle(self, batch: Sequence[Decoded[T]]) -> None:
         """Apply the batch's effects, deduplicated by event id, in one transaction."""
         ...
+
+
+@asynccontextmanager
+async def claimed(
+    engine: AsyncEngine, consumer: str, items: Iterable[T], event_id: Callable[[T], str]
+) -> AsyncIterator[tuple[AsyncConnection, list[T]]]:
+    """A handler's transaction, and the items whose events `consumer` has not applied before, each once.
+
+    The claims are made in that transaction: they commit with the handler's effects or not at all.
+    """
+    listed = list(items)
+    async with engine.begin() as connection:
+        new = await claim_new_events(connection, consumer, (event_id(item) for item in listed))
+        yield connection, only_new(listed, new, event_id)
+
+
+def event_id_of(item: Any) -> str:
+    """The event id of a decoded item that keeps it as `event_id`, as most stages' items do."""
+    return str(item.event_id)
 
 
 @dataclass(frozen=True)

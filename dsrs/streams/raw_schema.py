@@ -1,6 +1,6 @@
 """Messages reach the agents as they came: Faust decodes neither key nor value.
 
-The agents read each message's bytes themselves (`dsrs.streams.agents.incoming`), so Faust's decoding
+The agents read each message's bytes themselves (`dsrs.worker.agents.incoming`), so Faust's decoding
 of the event's key and value, a serializer lookup and a codec call for each even with the "raw" codec,
 made values nobody read.
 """

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
 
-# How long each window size is kept in the table; older windows live on in PostgreSQL and the rollups.
-RETENTION = {"minute": timedelta(hours=48), "hour": timedelta(days=31), "day": timedelta(days=400)}
+from dsrs.granularity import RETENTION
 
 Counts = dict[str, dict[str, Any]]  # metric -> {"count": int, "amount": str}
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from dsrs.auth.local import verifier_for
 from dsrs.auth.roles import ALL_ROLES, READS_PERSONAL_DATA, Role
 from dsrs.auth.tokens import TokenVerifier
-from dsrs.runtime import Runtime
+from dsrs.settings import Settings
 from dsrs.web import analytics, audit, dead_letters, health, households, metrics, payments
 from dsrs.web.metrics import timed
 from dsrs.web.security import Handler, guarded
+from dsrs.worker.runtime import Runtime
 
 PAYMENT_READERS = frozenset({Role.PROGRAM_OFFICER, Role.AUDITOR})
 
@@ -63,3 +66,9 @@ def create_web_app(
     app = Starlette(routes=routes)
     app.state.runtime = runtime
     return app
+
+
+def web_app_for(settings: Settings) -> Callable[[Runtime], Starlette]:
+    """How the worker makes its API from its runtime, authenticated as `settings` say."""
+    verifier = verifier_for(settings)
+    return lambda runtime: create_web_app(runtime, verifier, insecure_bypass=settings.allow_insecure_local)

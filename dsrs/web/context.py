@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dsrs.runtime import Runtime
 from dsrs.web.responses import ApiResponse, error
+from dsrs.worker.runtime import Runtime
 
 
 def runtime_of(request: Request) -> Runtime:

@@ -7,11 +7,11 @@ from starlette.responses import Response
 
 from dsrs.dlq.replay import read_dead_letters, replay, select_letters
 from dsrs.events.topics import DEAD_LETTER_TOPICS
-from dsrs.runtime import Runtime
 from dsrs.transport_security import kafka_client_options
 from dsrs.web.context import started_runtime
 from dsrs.web.responses import ApiResponse, error
 from dsrs.web.security import principal_of
+from dsrs.worker.runtime import Runtime
 
 
 def _topics(runtime: Runtime, topic: str | None) -> list[str] | None:

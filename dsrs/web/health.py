@@ -10,8 +10,8 @@ from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from dsrs.runtime import Runtime
 from dsrs.web.context import runtime_of
+from dsrs.worker.runtime import Runtime
 
 PROBE_SECONDS = 3.0
 

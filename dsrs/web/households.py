@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dsrs.audit.trail import AuditEntry, record
-from dsrs.events.tracing import new_traceparent
+from dsrs.monitoring.trace_context import new_traceparent
 from dsrs.monitoring.tracing import current_traceparent
 from dsrs.registry.household import HouseholdFields, InvalidHousehold, parse_household
 from dsrs.registry.queries import PROGRAM_STATUSES, get_household, list_households
@@ -22,10 +22,10 @@ from dsrs.registry.store import (
     current_household,
     replace_household,
 )
-from dsrs.runtime import Runtime
 from dsrs.web.context import path_id, read_one, started_runtime
 from dsrs.web.responses import ApiResponse, error
 from dsrs.web.security import principal_of
+from dsrs.worker.runtime import Runtime
 
 MAX_PAGE = 500
 

@@ -9,8 +9,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dsrs.events.tracing import TRACEPARENT
 from dsrs.monitoring.metrics import HTTP_REQUEST_SECONDS
+from dsrs.monitoring.trace_context import TRACEPARENT
 from dsrs.monitoring.tracing import span
 from dsrs.web.security import Handler
 

@@ -18,12 +18,12 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dsrs.bench.environment import with_database
 from dsrs.db import migrations
 from dsrs.db.engine import create_engine
 from dsrs.settings import Settings, load_settings
-from dsrs.stack.manager import Stack
-from dsrs.worker_process import worker_env
+from dsrs_dev.bench.environment import with_database
+from dsrs_dev.stack.manager import Stack
+from dsrs_dev.worker_process import worker_env
 
 pytestmark = pytest.mark.integration
 

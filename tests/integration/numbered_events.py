@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dsrs.events.envelope import new_envelope
-from dsrs.events.tracing import new_traceparent
+from dsrs.monitoring.trace_context import new_traceparent
 from dsrs.outbox.writer import OutgoingEvent, add_events
 from dsrs.settings import Settings
 from tests.integration.records import read_records

@@ -18,16 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dsrs.auth.local import issue_token
 from dsrs.auth.roles import Role
-from dsrs.bench.environment import isolated_settings
 from dsrs.db import migrations
 from dsrs.db.engine import create_engine
 from dsrs.events.topics import DEAD_LETTER_TOPICS
-from dsrs.kafka_lag import consumer_lag
-from dsrs.saga_status import SagaStatus, saga_status
+from dsrs.kafka.lag import consumer_lag
 from dsrs.settings import Settings
-from dsrs.stack.manager import Stack
-from dsrs.streams.agents import CONSUMED_TOPICS
-from dsrs.worker_process import WorkerProcess, worker_env
+from dsrs.worker.agents import CONSUMED_TOPICS
+from dsrs_dev.bench.environment import isolated_settings
+from dsrs_dev.saga_status import SagaStatus, saga_status
+from dsrs_dev.stack.manager import Stack
+from dsrs_dev.worker_process import WorkerProcess, worker_env
 
 T = TypeVar("T")
 

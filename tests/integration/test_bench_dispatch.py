@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from dsrs.bench.saga import faust_dispatch_limit
-from dsrs.partner import publish_intake
 from dsrs.settings import Settings
-from dsrs.stack.manager import Stack
-from dsrs.streams.agents import BATCH_SIZE
-from dsrs.synthetic import synthetic_intake
+from dsrs.worker.agents import BATCH_SIZE
+from dsrs_dev.bench.saga import faust_dispatch_limit
+from dsrs_dev.partner import publish_intake
+from dsrs_dev.stack.manager import Stack
+from dsrs_dev.synthetic import synthetic_intake
 
 pytestmark = pytest.mark.integration
 

@@ -7,11 +7,11 @@ import asyncio
 import pytest
 from sqlalchemy import text
 
-from dsrs.bench.environment import isolated_database, with_database
-from dsrs.bench.saga import POSTGRES_BATCH, postgres_limit
 from dsrs.db.engine import create_engine
 from dsrs.settings import Settings
-from dsrs.stack.manager import Stack
+from dsrs_dev.bench.environment import isolated_database, with_database
+from dsrs_dev.bench.saga import POSTGRES_BATCH, postgres_limit
+from dsrs_dev.stack.manager import Stack
 
 pytestmark = pytest.mark.integration
 

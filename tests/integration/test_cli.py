@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from dsrs.bench.environment import with_database
-from dsrs.cpu_affinity import machine_cpus
 from dsrs.settings import Settings
-from dsrs.stack.manager import Stack
+from dsrs_dev.bench.environment import with_database
+from dsrs_dev.stack.manager import Stack
 from tests.integration.conftest import run_dsrs, settings_env
 
 pytestmark = pytest.mark.integration
@@ -75,28 +71,3 @@ def test_token_issue_mints_a_token_the_worker_would_accept(settings: Settings) -
     assert claims["roles"] == ["auditor"]
     assert claims["exp"] - claims["iat"] == 600
     assert (claims["iss"], claims["aud"]) == (settings.jwt_issuer, settings.jwt_audience)
-
-
-def test_a_worker_refuses_cores_it_may_not_use(migrated: Settings) -> None:
-    env = {**settings_env(migrated), "DSRS_WORKER_CPUS": "4095"}
-    result = run_dsrs("worker", "-l", "info", env=env, timeout=120)
-    assert result.returncode == 1
-    _assert_one_clear_line(result.stderr, "worker not started", "DSRS_WORKER_CPUS", "4095")
-
-
-@pytest.mark.skipif(len(machine_cpus()) < 2, reason="needs two cores to give the worker one")
-def test_the_worker_places_itself_on_its_cores_before_it_starts_any_thread(settings: Settings) -> None:
-    core = max(machine_cpus())
-    # What `dsrs worker` does first, with a thread started afterwards as Faust's consumer thread is.
-    script = (
-        "import os, threading, faust_app\n"
-        "faust_app._place_worker(faust_app.settings)\n"
-        "seen = []\n"
-        "thread = threading.Thread(target=lambda: seen.append(sorted(os.sched_getaffinity(0))))\n"
-        "thread.start(); thread.join()\n"
-        "print(sorted(os.sched_getaffinity(0)), seen[0])\n"
-    )
-    env = {**settings_env(settings), "DSRS_WORKER_CPUS": str(core)}
-    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [f"[{core}]", f"[{core}]"]

@@ -16,8 +16,8 @@ from dsrs.db.engine import connect_args, create_engine
 from dsrs.db.migrations import head_revision
 from dsrs.outbox.notify import OUTBOX_CHANNEL, OutboxListener
 from dsrs.settings import Settings
-from dsrs.stack.manager import Stack
-from dsrs.worker_process import worker_env
+from dsrs_dev.stack.manager import Stack
+from dsrs_dev.worker_process import worker_env
 
 ROOT = Path(__file__).resolve().parents[2]
 

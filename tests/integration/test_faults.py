@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dsrs.db.schema import households
 from dsrs.events.topics import HOUSEHOLD_INTAKE
-from dsrs.partner import publish_intake
 from dsrs.rules import active_programs, load_programs
 from dsrs.settings import Settings
-from dsrs.stack.manager import Stack
-from dsrs.synthetic import synthetic_intake
+from dsrs_dev.partner import publish_intake
+from dsrs_dev.stack.manager import Stack
+from dsrs_dev.synthetic import synthetic_intake
 from tests.integration.saga import SagaWorker, assert_saga_consistent, engine_of, eventually, isolated_worker, settled
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from dsrs.settings import Settings
-from dsrs.stack.manager import Stack
+from dsrs_dev.stack.manager import Stack
 from tests.integration.records import read_records
 
 pytestmark = pytest.mark.integration

@@ -9,9 +9,9 @@ from collections.abc import Callable
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from dsrs.kafka_admin import delete_deployment_topics, ensure_topics
+from dsrs.kafka.admin import delete_deployment_topics, ensure_topics
 from dsrs.settings import Settings
-from dsrs.stack.manager import Stack
+from dsrs_dev.stack.manager import Stack
 
 pytestmark = pytest.mark.integration
 

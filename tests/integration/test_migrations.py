@@ -16,12 +16,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dsrs.bench.environment import with_database
 from dsrs.db import migrations
 from dsrs.db.engine import create_engine
 from dsrs.db.schema import eligibility_assessments, households, metadata, payments
 from dsrs.settings import Settings
-from dsrs.stack.manager import Stack
+from dsrs_dev.bench.environment import with_database
+from dsrs_dev.stack.manager import Stack
 
 pytestmark = pytest.mark.integration
 

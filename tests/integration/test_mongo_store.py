@@ -8,7 +8,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from dsrs.settings import Settings
-from dsrs.stack.manager import Stack
+from dsrs_dev.stack.manager import Stack
 
 pytestmark = pytest.mark.integration
 

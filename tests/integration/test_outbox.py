@@ -15,11 +15,11 @@ from aiokafka.errors import KafkaError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dsrs.analytics.bundle import decode_bundle
+from dsrs.analytics.bundle import AnalyticsFanOut, decode_bundle
 from dsrs.events.envelope import new_envelope
 from dsrs.events.topics import ASSESSED_APPROVED as APPROVED
 from dsrs.events.topics import HOUSEHOLD_REGISTERED as REGISTERED
-from dsrs.events.tracing import new_traceparent
+from dsrs.monitoring.trace_context import new_traceparent
 from dsrs.outbox.relay import OutboxRelay
 from dsrs.outbox.writer import OutgoingEvent, add_events
 from dsrs.settings import Settings
@@ -129,7 +129,7 @@ async def test_the_relay_bundles_counted_events_per_program_and_region_onto_the_
     async with engine.begin() as connection:
         await add_events(connection, [OutgoingEvent(e.type, e, new_traceparent()) for e in [*counted, not_counted]])
 
-    relay = OutboxRelay(engine, producer, topic_prefix=prefix, analytics_topic=analytics)
+    relay = OutboxRelay(engine, producer, topic_prefix=prefix, fan_out=AnalyticsFanOut(analytics))
     while await relay.publish_batch():
         pass
 

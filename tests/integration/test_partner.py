@@ -7,9 +7,9 @@ from collections import defaultdict
 
 import pytest
 
-from dsrs.partner import publish_intake
 from dsrs.settings import Settings
-from dsrs.synthetic import synthetic_intake
+from dsrs_dev.partner import publish_intake
+from dsrs_dev.synthetic import synthetic_intake
 from tests.integration.records import read_records
 
 pytestmark = pytest.mark.integration

@@ -27,12 +27,12 @@ from dsrs.db.schema import (
 from dsrs.events import topics
 from dsrs.events.envelope import new_envelope
 from dsrs.monitoring.metrics import EXPOSED
-from dsrs.partner import publish_intake
 from dsrs.payment.reconciliation import render_csv
 from dsrs.rules import active_programs, load_programs
 from dsrs.settings import Settings
-from dsrs.stack.manager import Stack
-from dsrs.synthetic import household_fields, intake_message, synthetic_intake
+from dsrs_dev.partner import publish_intake
+from dsrs_dev.stack.manager import Stack
+from dsrs_dev.synthetic import household_fields, intake_message, synthetic_intake
 from tests.integration.conftest import run_dsrs
 from tests.integration.saga import SagaWorker, engine_of, eventually, isolated_worker, settled
 

@@ -5,18 +5,17 @@ And the relay on the worker's own loop, woken by NOTIFY, for deployments that ke
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dsrs.cpu_affinity import machine_cpus
 from dsrs.events.producer import saga_producer
 from dsrs.outbox.relay import OutboxRelay, relay_woken_by_notify
 from dsrs.outbox.relay_process import RelayProcess, spawn_child
 from dsrs.settings import Settings
+from dsrs.worker.relay import CHILD_MODULE
 from tests.integration.numbered_events import commit_numbered_events, publish_nothing_pending, published_sequences
 from tests.integration.saga import eventually
 
@@ -49,7 +48,7 @@ async def test_the_child_publishes_what_is_committed_and_the_worker_counts_it(
     engine: AsyncEngine, own_topics: Settings
 ) -> None:
     reported: list[int] = []
-    supervisor = RelayProcess(own_topics, on_published=reported.append)
+    supervisor = RelayProcess(own_topics, CHILD_MODULE, on_published=reported.append)
     stopping = asyncio.Event()
     running = asyncio.create_task(supervisor.run(stopping))
     try:
@@ -65,7 +64,7 @@ async def test_the_child_publishes_what_is_committed_and_the_worker_counts_it(
 
 
 async def test_a_child_that_dies_is_started_again(engine: AsyncEngine, own_topics: Settings) -> None:
-    supervisor = RelayProcess(own_topics, on_published=lambda published: None, restart_seconds=0.1)
+    supervisor = RelayProcess(own_topics, CHILD_MODULE, on_published=lambda published: None, restart_seconds=0.1)
     stopping = asyncio.Event()
     running = asyncio.create_task(supervisor.run(stopping))
     try:
@@ -84,7 +83,7 @@ async def test_a_child_that_dies_is_started_again(engine: AsyncEngine, own_topic
 async def test_a_child_that_cannot_start_is_tried_again(own_topics: Settings) -> None:
     # No broker listens on port 1: the child's producer cannot start, and the child exits with an error.
     unreachable = own_topics.model_copy(update={"kafka_url": "kafka://127.0.0.1:1"})
-    supervisor = RelayProcess(unreachable, on_published=lambda published: None, restart_seconds=0.1)
+    supervisor = RelayProcess(unreachable, CHILD_MODULE, on_published=lambda published: None, restart_seconds=0.1)
     stopping = asyncio.Event()
     running = asyncio.create_task(supervisor.run(stopping))
     try:
@@ -101,25 +100,11 @@ async def test_a_child_that_cannot_start_is_tried_again(own_topics: Settings) ->
 
 
 async def test_the_child_stops_when_its_worker_is_gone(own_topics: Settings) -> None:
-    child = await spawn_child(own_topics)
+    child = await spawn_child(own_topics, CHILD_MODULE)
     assert child.stdin is not None
     # What the kernel does to the worker's end of the pipe when the worker dies, even by SIGKILL.
     child.stdin.close()
     assert await asyncio.wait_for(child.wait(), timeout=120) == 0
-
-
-@pytest.mark.skipif(len(machine_cpus()) < 2, reason="needs two cores to keep one for the worker")
-async def test_the_child_keeps_off_the_workers_cores(own_topics: Settings) -> None:
-    worker_core = max(machine_cpus())
-    child = await spawn_child(own_topics.model_copy(update={"worker_cpus": (worker_core,)}))
-    assert child.stdin is not None
-    try:
-        await asyncio.sleep(1.0)  # long enough for the child to have started its threads
-        tasks = [int(task) for task in os.listdir(f"/proc/{child.pid}/task")]
-        assert {frozenset(os.sched_getaffinity(task)) for task in tasks} == {machine_cpus() - {worker_core}}
-    finally:
-        child.stdin.close()
-        await asyncio.wait_for(child.wait(), timeout=120)
 
 
 async def _listening(engine: AsyncEngine) -> int:

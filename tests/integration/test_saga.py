@@ -27,12 +27,12 @@ from dsrs.auth.roles import Role
 from dsrs.db.engine import create_engine
 from dsrs.db.schema import analytics_counters, eligibility_assessments, households, payments, processed_events
 from dsrs.events.topics import HOUSEHOLD_INTAKE, dead_letter_topic
-from dsrs.kafka_lag import rewind_group
-from dsrs.partner import publish_intake
+from dsrs.kafka.lag import rewind_group
 from dsrs.rules import active_programs, load_programs
 from dsrs.settings import Settings
-from dsrs.stack.manager import Stack
-from dsrs.synthetic import IntakeMessage, household_fields, intake_message, synthetic_intake
+from dsrs_dev.partner import publish_intake
+from dsrs_dev.stack.manager import Stack
+from dsrs_dev.synthetic import IntakeMessage, household_fields, intake_message, synthetic_intake
 from tests.integration.saga import SagaWorker, assert_saga_consistent, eventually, isolated_worker, settled
 
 pytestmark = pytest.mark.integration

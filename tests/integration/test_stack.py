@@ -15,8 +15,8 @@ import asyncpg
 import pytest
 
 from dsrs.settings import Settings
-from dsrs.stack.manager import Stack
-from dsrs.stack.postgres import SERVER_SETTINGS, SUPERUSER
+from dsrs_dev.stack.manager import Stack
+from dsrs_dev.stack.postgres import SERVER_SETTINGS, SUPERUSER
 from tests.integration.conftest import run_dsrs, settings_env
 
 pytestmark = pytest.mark.integration

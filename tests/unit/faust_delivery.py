@@ -10,8 +10,8 @@ from typing import Any
 from faust.types import TP
 from faust.types.tuples import Message
 
-from dsrs.app import SagaApp
 from dsrs.streams.raw_schema import RawSchema
+from dsrs.worker.app import SagaApp
 
 # Longer than any delivery that does not wait; a delivery that waits for the agent would wait forever.
 HANG_GUARD_SECONDS = 30.0

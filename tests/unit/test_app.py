@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from dsrs.app import create_app
 from dsrs.settings import load_settings
+from dsrs.worker.app import create_app
 
 
 def test_the_worker_makes_its_default_table_folder_on_a_fresh_machine(

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from faust.types import TP, EventT
 
-from dsrs.app import SagaApp
 from dsrs.streams.batching import SagaStream, is_backlog, waiting_after
+from dsrs.worker.app import SagaApp
 from tests.unit.faust_delivery import Delivery, saga_app
 
 INTAKE = TP("saga.intake", 0)

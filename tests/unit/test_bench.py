@@ -1,8 +1,8 @@
 import json
 from pathlib import Path
 
-from dsrs.bench.memory import MemoryProfile
-from dsrs.bench.saga import Results, SagaRun, percentile, results_table, write_results
+from dsrs_dev.bench.memory import MemoryProfile
+from dsrs_dev.bench.saga import Results, SagaRun, percentile, results_table, write_results
 
 # A no-op agent's 6,000 messages/s at 150 µs each; 6 agent messages a household.
 FAUST = (6_000.0, 150.0, 6.0)

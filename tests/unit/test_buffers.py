@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from faust.types import TP
 
-from dsrs.app import CONSUMER_OPTIONS, SagaApp
 from dsrs.streams.buffers import BACKSTOP_FACTOR, SagaTopic, StreamBuffer
+from dsrs.worker.app import CONSUMER_OPTIONS, SagaApp
 from tests.unit.faust_delivery import Delivery, saga_app
 
 MAXSIZE = CONSUMER_OPTIONS["stream_buffer_maxsize"]

@@ -2,8 +2,9 @@ import json
 
 import pytest
 
-from dsrs.analytics.bundle import FACTS_PER_BUNDLE, Outgoing, bundles, decode_bundle, encode_bundle
+from dsrs.analytics.bundle import FACTS_PER_BUNDLE, bundles, decode_bundle, encode_bundle
 from dsrs.events.envelope import InvalidEvent, new_envelope
+from dsrs.outbox.fan_out import Published
 
 
 def _approval(household: str) -> bytes:
@@ -40,9 +41,10 @@ def test_one_event_analytics_does_not_count_refuses_the_bundle() -> None:
         decode_bundle(encode_bundle([_approval("h1"), sent]))
 
 
-def _outgoing(event_type: str, program: str, region: str) -> Outgoing:
+def _outgoing(event_type: str, program: str, region: str) -> Published:
     envelope = new_envelope(event_type, "h", {"program_id": program, "region": region}, "t")
-    return Outgoing(event_type, program, region, envelope.to_wire(), [("traceparent", envelope.event_id.encode())])
+    fields = {"program_id": program, "region": region}
+    return Published(event_type, fields, envelope.to_wire(), [("traceparent", envelope.event_id.encode())])
 
 
 def test_counted_events_are_bundled_per_program_and_region_in_order_and_the_rest_left_out() -> None:
@@ -62,7 +64,7 @@ def test_counted_events_are_bundled_per_program_and_region_in_order_and_the_rest
     assert made[0].headers == events[0].headers
 
 
-def _event_id(event: Outgoing) -> str:
+def _event_id(event: Published) -> str:
     return str(json.loads(event.value)["event_id"])
 
 

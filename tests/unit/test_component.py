@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dsrs.stack.component import Component, StackError, pid_alive
+from dsrs_dev.stack.component import Component, StackError, pid_alive
 
 
 def free_port() -> int:

@@ -3,7 +3,7 @@ import uuid
 
 import pytest
 
-from dsrs.events.envelope import InvalidEvent, decode_envelope, new_envelope
+from dsrs.events.envelope import InvalidEvent, decode_envelope, decode_envelope_of, new_envelope
 
 
 def test_an_envelope_survives_the_wire() -> None:
@@ -60,3 +60,12 @@ def test_a_bad_envelope_says_what_is_wrong(raw: bytes | None, reason: str) -> No
 def test_an_event_id_arrives_in_one_spelling_whatever_the_sender_wrote(spelling: str) -> None:
     # Consumers deduplicate by comparing ids as text: one event must never have two.
     assert decode_envelope(_wire(event_id=spelling)).event_id == "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
+
+
+def test_a_handler_reads_only_the_event_types_it_expects() -> None:
+    wire = new_envelope("payment.scheduled", "h", {}, "test").to_wire()
+    assert decode_envelope_of(wire, "payment.scheduled").type == "payment.scheduled"
+    with pytest.raises(InvalidEvent, match=r"envelope.type: expected 'payment.sent'$"):
+        decode_envelope_of(wire, "payment.sent")
+    with pytest.raises(InvalidEvent, match=r"expected one of \('a', 'b'\)"):
+        decode_envelope_of(wire, "a", "b")

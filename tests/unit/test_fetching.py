@@ -7,8 +7,8 @@ from typing import Any, cast
 import pytest
 from faust.types import TP
 
-from dsrs.app import CONSUMER_OPTIONS, SagaApp
 from dsrs.streams.fetching import HELD_BACK_POLL_SECONDS, SagaConsumer
+from dsrs.worker.app import CONSUMER_OPTIONS, SagaApp
 
 HELD = TP("saga.topic", 0)
 OTHER = TP("saga.topic", 1)

@@ -8,7 +8,7 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from dsrs import kafka_lag
+from dsrs.kafka import lag as kafka_lag
 
 SECURED = {"security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512", "sasl_plain_username": "dsrs"}
 PARTITION = TopicPartition("dsrs.topic", 0)

@@ -2,7 +2,13 @@ import os
 import subprocess
 import sys
 
-from dsrs.bench.memory import MemorySample, events_processed, memory_profile, resident_mib, resident_with_children_mib
+from dsrs_dev.bench.memory import (
+    MemorySample,
+    events_processed,
+    memory_profile,
+    resident_mib,
+    resident_with_children_mib,
+)
 
 SCRAPE = """# HELP dsrs_agent_events_processed_total Events an agent applied
 # TYPE dsrs_agent_events_processed_total counter

@@ -3,8 +3,8 @@ from typing import Any
 
 import pytest
 
-from dsrs import partner
 from dsrs.settings import load_settings
+from dsrs_dev import partner
 
 
 class Refused(Exception):

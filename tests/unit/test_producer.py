@@ -19,5 +19,5 @@ def _events_in_one_batch() -> int:
 
 
 def test_one_partitions_batch_carries_a_couple_of_hundred_saga_events() -> None:
-    # aiokafka's default batch (16 KiB) held fifteen: the relay sent dozens of batches for 500 events.
+    # aiokafka's default batch (16 KiB) holds few, so a claim would go out as many small batches.
     assert _events_in_one_batch() >= 200

@@ -27,12 +27,6 @@ def test_environment_variables_override(monkeypatch: pytest.MonkeyPatch) -> None
     assert settings.env is Environment.PRODUCTION
 
 
-def test_the_workers_cores_are_a_list_as_taskset_writes_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert load_settings().worker_cpus == ()
-    monkeypatch.setenv("DSRS_WORKER_CPUS", "1,3-4")
-    assert load_settings().worker_cpus == (1, 3, 4)
-
-
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
@@ -44,8 +38,6 @@ def test_the_workers_cores_are_a_list_as_taskset_writes_it(monkeypatch: pytest.M
         ("DSRS_WEB_PORT", "70000"),
         ("DSRS_ENV", "prod"),
         ("DSRS_LOG_LEVEL", "loud"),
-        ("DSRS_WORKER_CPUS", "one"),
-        ("DSRS_WORKER_CPUS", "3-1"),
     ],
 )
 def test_a_bad_value_names_its_variable_in_one_line(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:

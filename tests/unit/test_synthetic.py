@@ -1,7 +1,7 @@
 import json
 
 from dsrs.registry.household import InvalidHousehold, parse_household
-from dsrs.synthetic import synthetic_intake
+from dsrs_dev.synthetic import synthetic_intake
 
 REGIONS = ("R01", "R02", "R03")
 

@@ -1,4 +1,4 @@
-from dsrs.events.tracing import child_traceparent, new_traceparent, trace_id
+from dsrs.monitoring.trace_context import child_traceparent, new_traceparent, trace_id
 
 
 def test_a_child_stays_in_its_parents_trace() -> None:

@@ -1,0 +1,1 @@
+"""DSRS development tooling: the local stack, benchmarks, the demo and its synthetic households."""

@@ -1,0 +1,196 @@
+"""`dsrs bench saga`: throughput and latency of the saga beside the machine's Kafka and PostgreSQL limits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+import httpx
+from tqdm import tqdm
+
+from dsrs.auth.local import issue_token
+from dsrs.auth.roles import Role
+from dsrs.db.engine import create_engine
+from dsrs.kafka.admin import delete_deployment_topics
+from dsrs.rules import active_programs, load_programs
+from dsrs.settings import Settings, load_settings
+from dsrs_dev.bench.api import ApiLatency, fill, lookups, pages, sample_ids
+from dsrs_dev.bench.environment import isolated_database, isolated_settings, start_workers, with_database
+from dsrs_dev.bench.memory import MemoryWatch, memory_profile
+from dsrs_dev.bench.saga import (
+    Results,
+    faust_dispatch_limit,
+    kafka_limit,
+    machine,
+    postgres_limit,
+    results_table,
+    run_saga,
+    write_results,
+)
+from dsrs_dev.errors import one_line_errors
+from dsrs_dev.stack.manager import Stack
+from dsrs_dev.worker_process import WorkerProcess
+
+RESULTS_DIR = Path("bench/results")
+
+
+async def _measure(
+    settings: Settings,
+    worker: WorkerProcess,
+    households: int,
+    warm_up: int,
+    workers: int,
+    rows: Settings,
+) -> Results:
+    engine = create_engine(settings, pool_size=4)
+    # The PostgreSQL limit writes to a database of its own: its outbox rows must not reach the workers.
+    rows_engine = create_engine(rows, pool_size=2)
+    programs = len(active_programs(load_programs(settings.programs_dir)))
+    admin = issue_token(settings, [Role.ADMIN], ttl_seconds=24 * 3600, subject="bench")
+    watch = MemoryWatch(worker.pid, worker.base_url, admin)
+    watching = asyncio.Event()
+    sampling = asyncio.create_task(watch.run(watching))
+    try:
+        if warm_up:
+            await run_saga(settings, engine, warm_up, programs, seed=0, per_second=None)
+        full = await run_saga(settings, engine, households, programs, seed=1, per_second=None)
+        half_rate = full.households_per_second / 2
+        half_households = max(1, households // 2)
+        half = await run_saga(settings, engine, half_households, programs, seed=2, per_second=half_rate)
+        watching.set()
+        await sampling
+        kafka_topic = settings.topic(f"bench.kafka-limit.{uuid.uuid4().hex[:6]}")
+        kafka = await kafka_limit(settings, kafka_topic, households, seed=3)
+        with tempfile.TemporaryDirectory(prefix="dsrs-dispatch-") as scratch:
+            dispatch = await asyncio.to_thread(faust_dispatch_limit, settings, kafka_topic, households, Path(scratch))
+        postgres = await postgres_limit(rows_engine, households, programs)
+    finally:
+        watching.set()
+        await engine.dispose()
+        await rows_engine.dispose()
+    through_saga = warm_up + households + half_households
+    agent_messages = watch.samples[-1].events / through_saga if watch.samples else float("nan")
+    return Results(
+        machine(),
+        households,
+        workers,
+        full,
+        half,
+        kafka,
+        postgres,
+        memory_profile(watch.samples),
+        dispatch["messages_per_second"],
+        dispatch["cpu_microseconds_per_message"],
+        round(agent_messages, 2),
+        watch.samples,
+        warm_up,
+    )
+
+
+@contextmanager
+def deployment(name: str, workers: int) -> Iterator[tuple[Stack, Settings, list[WorkerProcess]]]:
+    """The stack up, a fresh database, topics and consumer group, and `workers` workers on them."""
+    stack = Stack(load_settings())
+    stack.up(report=lambda line: None)
+    base = stack.local_settings(stack.settings)
+    with (
+        tempfile.TemporaryDirectory(prefix=f"dsrs-{name}-") as scratch,
+        isolated_database(stack, base, f"dsrs_{name.replace('-', '_')}") as database,
+    ):
+        folder = Path(scratch)
+        settings = isolated_settings(base, database, folder / "worker-0", tag=f"{name}-{folder.name[-6:]}")
+        try:
+            running = start_workers(settings, workers, folder, {"DSRS_LOG_LEVEL": "warning"})
+            try:
+                yield stack, settings, running
+            finally:
+                for worker in running:
+                    worker.stop()
+        finally:
+            _delete_topics(settings)
+
+
+def _delete_topics(settings: Settings) -> None:
+    try:
+        asyncio.run(delete_deployment_topics(settings))
+    except Exception as error:
+        # The figures are what the user came for; a broker that went away meanwhile must not hide them.
+        click.echo(f"dsrs: could not delete the deployment's topics ({type(error).__name__}: {error})", err=True)
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks on the real local stack; figures are printed and written to bench/results/."""
+
+
+@bench.command()
+@click.option("--households", default=20_000, show_default=True, help="Households in the full-speed run.")
+@click.option(
+    "--warm-up",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Households through the saga before anything is measured  [default: a third of --households].",
+)
+@click.option("--workers", default=1, show_default=True, help="Worker processes in one consumer group.")
+@one_line_errors
+def saga(households: int, warm_up: int | None, workers: int) -> None:
+    """Measure the saga, the Kafka limit and the PostgreSQL limit in one run."""
+    # The Kafka limit meets a broker JVM that has compiled its hot paths, so the saga is measured warm too.
+    warm_up = households // 3 if warm_up is None else warm_up
+    # The PostgreSQL limit is measured over the worker's own route to the server (TCP or socket).
+    with (
+        deployment("bench", workers) as (stack, settings, running),
+        isolated_database(stack, settings, "dsrs_bench_rows") as rows_db,
+    ):
+        rows = with_database(settings, rows_db)
+        results = asyncio.run(_measure(settings, running[0], households, warm_up, workers, rows))
+    click.echo(results_table(results))
+    click.echo(f"figures written to {write_results(results, RESULTS_DIR)}")
+
+
+async def _measure_api(settings: Settings, households: int, requests: int) -> tuple[float, ApiLatency, ApiLatency]:
+    engine = create_engine(settings, pool_size=2)
+    token = issue_token(settings, [Role.REGISTRAR], ttl_seconds=3600, subject="bench")
+    try:
+        with tqdm(total=1, desc=f"writing {households:,} households", leave=False):
+            seconds = await fill(engine, households)
+        ids = await sample_ids(engine, requests)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.web_port}", headers=headers) as client:
+            by_id = await lookups(client, ids, households)
+            by_page = await pages(client, requests, households, random.Random(7))  # noqa: S311
+    finally:
+        await engine.dispose()
+    return seconds, by_id, by_page
+
+
+@bench.command()
+@click.option("--households", default=1_000_000, show_default=True, help="Households in the registry.")
+@click.option("--requests", default=1000, show_default=True, help="Requests of each kind.")
+@one_line_errors
+def api(households: int, requests: int) -> None:
+    """Registry API latency (id lookup, keyset pages) with a large registry."""
+    with deployment("bench-api", 1) as (_, settings, _workers):
+        seconds, by_id, by_page = asyncio.run(_measure_api(settings, households, requests))
+    click.echo(f"{households:,} households written in {seconds:.1f}s")
+    for name, latency in (("GET /api/v1/households/{id}", by_id), ("GET /api/v1/households (pages)", by_page)):
+        click.echo(
+            f"{name:<32} {latency.requests} requests: p50 {latency.p50_ms} ms, p95 {latency.p95_ms} ms, "
+            f"p99 {latency.p99_ms} ms"
+        )
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"api-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
+    path.write_text(
+        json.dumps({"fill_seconds": round(seconds, 1), "by_id": asdict(by_id), "pages": asdict(by_page)}, indent=2)
+        + "\n"
+    )
+    click.echo(f"figures written to {path}")

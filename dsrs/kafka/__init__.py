@@ -1,0 +1,1 @@
+"""Kafka clients beyond the saga's producer: topic administration and lag."""

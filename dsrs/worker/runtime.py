@@ -1,0 +1,146 @@
+"""What a worker's agents and API share: connections, the loaded programs, the outbox relay, the
+payment provider, and each stage's handler built from them.
+
+Started once, lazily and idempotently, on the worker's own event loop: agents may start
+consuming before Faust starts the services, so whoever needs the runtime first starts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from pymongo import AsyncMongoClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dsrs.analytics.counter import AnalyticsCounter
+from dsrs.analytics.mirror import KpiMirror
+from dsrs.analytics.rollups import MongoRollups
+from dsrs.db.engine import create_engine
+from dsrs.dlq.publisher import DeadLetterPublisher
+from dsrs.eligibility.assessor import EligibilityHandler
+from dsrs.events.producer import saga_producer
+from dsrs.events.topics import PROVIDER_SETTLEMENT
+from dsrs.kafka.admin import ensure_topics
+from dsrs.outbox.relay import OutboxRelay
+from dsrs.payment.dispatcher import PaymentDispatcher
+from dsrs.payment.providers import create_provider
+from dsrs.payment.providers.base import PaymentProvider, ReportsSettlements
+from dsrs.payment.scheduler import PaymentScheduler
+from dsrs.payment.settlement import SettlementHandler
+from dsrs.payment.statements import StatementHandler
+from dsrs.registry.intake import IntakeHandler
+from dsrs.rules import Program, active_programs, load_programs
+from dsrs.settings import Settings
+from dsrs.streams.errors import is_transient
+from dsrs.tables.analytics import AnalyticsTables
+from dsrs.worker.relay import deployment_relay
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, settings: Settings, tables: AnalyticsTables) -> None:
+        self.settings = settings
+        self.tables = tables
+        # Loaded now, so that a broken program file stops the worker before it consumes anything.
+        self.programs: list[Program] = active_programs(load_programs(settings.programs_dir))
+        self._lock: asyncio.Lock | None = None
+        self._started = False
+        # The API's connections are checked before use, so a request after a database restart succeeds.
+        self.engine: AsyncEngine
+        # The saga's are not: a batch retries a dropped connection (dsrs.streams.processing), and the
+        # check would cost a round trip per transaction.
+        self.saga_engine: AsyncEngine
+        self.producer: AIOKafkaProducer
+        self.mongo: AsyncMongoClient[dict[str, Any]]
+        self.dead_letters: DeadLetterPublisher
+        self.relay: OutboxRelay
+        self.provider: PaymentProvider
+        self.dispatcher: PaymentDispatcher
+        self.rollups: MongoRollups
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            attempt = 0
+            while not self._started:
+                attempt += 1
+                try:
+                    await self._start_once()
+                except Exception as error:
+                    if not is_transient(error):
+                        raise
+                    log.warning("runtime: %s while starting (attempt %d); retrying", type(error).__name__, attempt)
+                    await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
+
+    async def _start_once(self) -> None:
+        settings = self.settings
+        await ensure_topics(settings, settings.topic_partitions)
+        producer = saga_producer(settings)
+        await producer.start()
+        self.producer = producer
+        self.engine = create_engine(settings)
+        self.saga_engine = create_engine(settings, pre_ping=False)
+        self.mongo = AsyncMongoClient(settings.mongo_url, serverSelectionTimeoutMS=10_000, tz_aware=True)
+        self.rollups = MongoRollups(self.mongo, settings.mongo_database)
+        self.dead_letters = DeadLetterPublisher(producer)
+        # Run here, or only asked for its lag when a child process relays (WorkerService._relay).
+        self.relay = deployment_relay(settings, self.saga_engine, producer)
+        self.provider = create_provider(settings, self.saga_engine)
+        self.dispatcher = PaymentDispatcher(
+            self.saga_engine, self.provider, settings.source_name, settings.payment_send_ahead_days
+        )
+        self._started = True
+
+    async def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        await self.producer.stop()
+        await self.engine.dispose()
+        await self.saga_engine.dispose()
+        await self.mongo.close()
+
+    def intake(self) -> IntakeHandler:
+        return IntakeHandler(self.saga_engine, self.settings.regions, self.settings.source_name)
+
+    def eligibility(self) -> EligibilityHandler:
+        return EligibilityHandler(self.saga_engine, self.programs, self.settings.source_name)
+
+    def payment(self) -> PaymentScheduler:
+        settings = self.settings
+        return PaymentScheduler(
+            self.saga_engine,
+            self.programs,
+            settings.source_name,
+            settings.payment_max_attempts,
+            settings.payment_settlement_days,
+        )
+
+    def settlement(self) -> SettlementHandler:
+        return SettlementHandler(self.saga_engine, self.settings.source_name, self.settings.payment_retry_base_seconds)
+
+    def statements(self) -> StatementHandler:
+        return StatementHandler(self.saga_engine)
+
+    @property
+    def reports_settlements(self) -> bool:
+        """Whether the provider is one DSRS runs itself, whose settlements the worker reports."""
+        return isinstance(self.provider, ReportsSettlements)
+
+    async def report_settlements(self) -> int:
+        assert isinstance(self.provider, ReportsSettlements)
+        return await self.provider.report_due(self.producer, self.settings.topic(PROVIDER_SETTLEMENT))
+
+    def analytics_counter(self) -> AnalyticsCounter:
+        return AnalyticsCounter(self.saga_engine, KpiMirror(self.tables, self.rollups))

@@ -1,0 +1,125 @@
+"""The worker's background duties, for as long as it runs: the outbox relay (in a child process, or on
+this loop with its NOTIFY listener), payment dispatch, the simulated provider's settlement reports
+(only when it is the chosen provider), the KPI rollups and the state gauges."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from mode import Service
+
+from dsrs.events.topics import DEAD_LETTER_TOPICS
+from dsrs.outbox.relay import relay_woken_by_notify
+from dsrs.outbox.relay_process import RelayProcess
+from dsrs.streams.errors import is_transient
+from dsrs.transport_security import kafka_client_options
+from dsrs.waiting import wait_at_most
+from dsrs.worker.gauges import GaugeCollector
+from dsrs.worker.relay import CHILD_MODULE
+from dsrs.worker.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# How stale the Mongo rollups may be: each key is written at most this often, since every upsert costs
+# the store (and PostgreSQL behind FerretDB) CPU. The API's KPIs come from the worker's own tables.
+ROLLUP_SECONDS = 5.0
+
+
+async def run_until_stopped(
+    name: str,
+    step: Callable[[], Awaitable[int]],
+    stopping: asyncio.Event,
+    idle_seconds: float = 0.5,
+    busy_seconds: float = 0.0,
+) -> None:
+    """Call `step` again after `busy_seconds` while it finds work, after `idle_seconds` when it finds none,
+    and after a growing pause when it fails: a background duty of the worker never dies of one failure."""
+    failures = 0
+    while not stopping.is_set():
+        try:
+            done = await step()
+            failures = 0
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            failures += 1
+            log.warning("%s: %s (%d in a row)", name, type(error).__name__, failures, exc_info=not is_transient(error))
+            done = 0
+        if done == 0:
+            pause = idle_seconds if failures == 0 else min(30.0, idle_seconds * 2**failures)
+        else:
+            pause = busy_seconds
+        if pause > 0:
+            await wait_at_most(stopping, pause)
+
+
+class WorkerService(Service):
+    """Runs the outbox relay (in a child process, or on this loop with its NOTIFY listener) and the worker's
+    other background duties for as long as the worker runs."""
+
+    def __init__(self, runtime: Runtime, consumed_topics: Sequence[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.runtime = runtime
+        self.consumed_topics = consumed_topics
+        self._stopping = asyncio.Event()
+
+    async def on_start(self) -> None:
+        await self.runtime.start()
+
+    async def on_stop(self) -> None:
+        self._stopping.set()
+
+    async def on_shutdown(self) -> None:
+        if self.runtime.started:
+            # What the last batches counted reaches the rollups before the worker goes; if the store is
+            # down, the values reach it with the next batch of the same keys (PostgreSQL has them all).
+            try:
+                await self.runtime.rollups.flush()
+            except Exception as error:
+                unwritten = self.runtime.rollups.pending
+                log.warning("kpi rollups: %s at shutdown; %d keys not written", type(error).__name__, unwritten)
+        await self.runtime.stop()
+
+    @Service.task
+    async def _relay(self) -> None:
+        await self.runtime.start()
+        if self.runtime.settings.relay_process:
+            await RelayProcess(self.runtime.settings, CHILD_MODULE).run(self._stopping)
+            return
+        await relay_woken_by_notify(self.runtime.relay, self.runtime.settings, self._stopping)
+
+    @Service.task
+    async def _dispatch_payments(self) -> None:
+        await self.runtime.start()
+        await run_until_stopped("payment dispatcher", self.runtime.dispatcher.dispatch_due, self._stopping)
+
+    @Service.task
+    async def _report_settlements(self) -> None:
+        await self.runtime.start()
+        if self.runtime.reports_settlements:
+            await run_until_stopped("simulated provider", self.runtime.report_settlements, self._stopping)
+
+    @Service.task
+    async def _flush_rollups(self) -> None:
+        await self.runtime.start()
+        await run_until_stopped(
+            "kpi rollups", self.runtime.rollups.flush, self._stopping, ROLLUP_SECONDS, busy_seconds=ROLLUP_SECONDS
+        )
+
+    @Service.task
+    async def _collect_gauges(self) -> None:
+        await self.runtime.start()
+        settings = self.runtime.settings
+        collector = GaugeCollector(
+            self.runtime.saga_engine,
+            self.runtime.relay,
+            settings.bootstrap_servers,
+            settings.app_id,
+            [settings.topic(topic) for topic in self.consumed_topics],
+            [settings.topic(topic) for topic in DEAD_LETTER_TOPICS],
+            kafka_client_options(settings),
+        )
+        await run_until_stopped("metrics", collector.collect, self._stopping, idle_seconds=5.0)
