@@ -9,6 +9,7 @@ import click
 
 from dsrs.cli.errors import one_line_errors
 from dsrs.db.engine import create_engine
+from dsrs.dlq.letters import LetterState, letter_states
 from dsrs.dlq.replay import DeadLetter, read_dead_letters, replay, select_letters
 from dsrs.events.producer import saga_producer
 from dsrs.events.topics import DEAD_LETTER_TOPICS
@@ -52,13 +53,33 @@ def dlq() -> None:
 @click.option("--topic", default=None, help="A saga topic (or its .dlq twin); default all")
 @one_line_errors
 def list_letters(topic: str | None) -> None:
-    """List dead letters with their reasons."""
-    letters = asyncio.run(_read(load_settings(), topic))
+    """List dead letters with their reasons and their state (waiting, retried, recovered, parked)."""
+    settings = load_settings()
+    letters, states = asyncio.run(_read_with_states(settings, topic))
     for letter in letters:
         summary = letter.summary()
-        click.echo(f"{summary['id']}  {summary['error_class']}  attempts {summary['attempts']}")
+        known = states.pop(letter.id, None)
+        state = f"{known.state} ({known.cause})" if known else "not yet seen by a worker"
+        click.echo(f"{summary['id']}  {state}  {summary['error_class']}  attempts {summary['attempts']}")
         click.echo(f"    {summary['error_message']}")
-    click.echo(f"{len(letters)} dead letters")
+    held = [s for s in states.values() if s.held_in_database and (topic is None or _held_on(settings, s, topic))]
+    for letter_state in held:
+        click.echo(f"{letter_state.letter_id}  {letter_state.state} ({letter_state.cause})  {letter_state.error_class}")
+        click.echo(f"    held in PostgreSQL (too large for its topic): {letter_state.error_message}")
+    click.echo(f"{len(letters) + len(held)} dead letters")
+
+
+def _held_on(settings: Settings, state: LetterState, topic: str) -> bool:
+    return state.original_topic == settings.topic(topic.removesuffix(".dlq"))
+
+
+async def _read_with_states(settings: Settings, topic: str | None) -> tuple[list[DeadLetter], dict[str, LetterState]]:
+    letters = await _read(settings, topic)
+    engine = create_engine(settings, pool_size=1)
+    try:
+        return letters, await letter_states(engine)
+    finally:
+        await engine.dispose()
 
 
 @dlq.command(name="replay")

@@ -48,6 +48,8 @@ def create_engine(settings: Settings, pool_size: int = 10, pre_ping: bool = True
         max_overflow=pool_size,
         pool_pre_ping=pre_ping,
         connect_args=connect_args(settings),
+        # A statement's parameters carry personal data: an error's text must never show them.
+        hide_parameters=True,
         # JSONB columns are read and written for every event (the outbox's payloads and headers).
         json_serializer=json_text,
         json_deserializer=orjson.loads,

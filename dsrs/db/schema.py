@@ -17,6 +17,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     PrimaryKeyConstraint,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     func,
     text,
 )
@@ -217,6 +219,41 @@ reconciliation_mismatches = Table(
     Column("found_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint(f"kind IN {MISMATCH_KINDS}", name="kind_known"),
     Index("ix_reconciliation_mismatches_run_id", "run_id", "id"),
+)
+
+# Why a letter failed decides when the reprocess agent may retry it: never on its own (content), or
+# once the accepted regions, the programs or the DSRS release have changed since it failed.
+DEAD_LETTER_CAUSES = ("content", "regions", "programs", "release")
+DEAD_LETTER_STATES = ("waiting", "retried", "recovered", "parked")
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("letter_id", Text, primary_key=True),
+    Column("original_topic", Text, nullable=False),
+    Column("original_partition", Integer, nullable=False),
+    Column("original_offset", BigInteger, nullable=False),
+    Column("consumer", Text),
+    # The event's id, where it has one: whether its consumer has since applied it says it was recovered.
+    Column("event_id", UUID(as_uuid=True)),
+    Column("error_class", Text, nullable=False),
+    Column("error_message", Text, nullable=False),
+    Column("cause", Text, nullable=False),
+    # The cause's fingerprint (regions, programs or release) when the letter last failed.
+    Column("context", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    # Too large for its dead-letter topic: this row is the only copy.
+    Column("held_in_database", Boolean, nullable=False, server_default=false()),
+    Column("message_key", LargeBinary),
+    Column("message_value", LargeBinary),
+    Column("headers", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(f"state IN {DEAD_LETTER_STATES}", name="state_known"),
+    CheckConstraint(f"cause IN {DEAD_LETTER_CAUSES}", name="cause_known"),
+    Index("ix_dead_letters_state", "state", "cause"),
 )
 
 dlq_replays = Table(

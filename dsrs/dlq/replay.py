@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dsrs.db.schema import dlq_replays
+from dsrs.dlq.letters import mark_retried
 from dsrs.dlq.publisher import HEADER_PREFIX
 from dsrs.kafka.lag import topic_partitions
 
@@ -115,6 +116,7 @@ async def replay(
             headers.append((HEADER_PREFIX + "replay-of", letter.id.encode()))
             # Inside the transaction: if publishing fails, the replay is not recorded and may be tried again.
             await producer.send_and_wait(original, letter.value, key=letter.key, headers=headers)
+            await mark_retried(connection, [letter.id])
         replayed.append(letter)
     return replayed
 

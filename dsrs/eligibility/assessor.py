@@ -6,9 +6,10 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Text, cast
+from sqlalchemy import Column, Numeric, Text, cast
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dsrs.db.bulk import arrays, insert_arrays
@@ -21,6 +22,7 @@ from dsrs.monitoring.metrics import ELIGIBILITY_DECISIONS
 from dsrs.monitoring.trace_context import TRACEPARENT
 from dsrs.outbox.writer import OutgoingEvent, add_events
 from dsrs.rules import Assessment, Program, assess
+from dsrs.streams.errors import PermanentError
 from dsrs.streams.processing import Decoded, claimed, event_id_of
 
 ASSESSMENT_COLUMNS = (
@@ -51,6 +53,28 @@ class HouseholdChanged:
     version: int
     facts: dict[str, Any]
     traceparent: str | None
+
+
+def _fits(value: float | Decimal, column: Column[Any]) -> bool:
+    """Whether PostgreSQL's NUMERIC(p, s) column takes the value: fewer than p - s digits before the point."""
+    numeric = column.type
+    if not isinstance(numeric, Numeric) or numeric.precision is None or numeric.scale is None:
+        raise TypeError(f"{column} is not NUMERIC(p, s)")
+    limit = Decimal(10) ** (numeric.precision - numeric.scale)
+    exact = Decimal(str(value))
+    # Compared before rounding too: rounding a huge value to the scale would overflow Decimal's context.
+    return exact.is_finite() and abs(exact) < limit and abs(round(exact, numeric.scale)) < limit
+
+
+def check_fits_columns(assessment: Assessment) -> None:
+    """A score or benefit too large for its column is refused here, with a reason, not by PostgreSQL's INSERT."""
+    columns = eligibility_assessments.c
+    for name, value, column in (
+        ("score", assessment.score, columns.score),
+        ("benefit", assessment.benefit_amount, columns.benefit_amount),
+    ):
+        if value is not None and not _fits(value, column):
+            raise PermanentError(f"{name} {value:g} does not fit {column.table.name}.{column.name}")
 
 
 def decision_topic(assessment: Assessment) -> str:
@@ -91,6 +115,7 @@ class EligibilityHandler:
             for change in changes:
                 for program in self.programs:
                     assessment = assess(program, change.facts)
+                    check_fits_columns(assessment)
                     row, event = self._record(change, program, assessment)
                     rows.append(row)
                     events.append(event)

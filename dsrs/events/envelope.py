@@ -23,6 +23,8 @@ ENVELOPE_FIELDS = ("event_id", "type", "time", "source", "subject", "schema_vers
 class InvalidEvent(ValueError):
     """A message that can never be processed as it is; it belongs in the dead-letter topic."""
 
+    dead_letter_cause = "content"
+
 
 # A plain dataclass, not a Faust record: every stage builds one per event it reads and per event it emits,
 # and a record's field descriptors and coercion cost on each. The agents read raw bytes.

@@ -26,6 +26,12 @@ DLQ_DEPTH = Gauge("dsrs_dlq_depth_messages", "Messages held in a dead-letter top
 RECONCILIATION_MISMATCHES = Counter(
     "dsrs_reconciliation_mismatches", "Mismatches found between provider statements and payments", ["kind"]
 )
+DLQ_LETTERS_RETRIED = Counter("dsrs_dlq_letters_retried", "Dead letters the reprocess agent sent back", ["cause"])
+DLQ_LETTERS_RECOVERED = Counter("dsrs_dlq_letters_recovered", "Retried dead letters that were then applied")
+DLQ_LETTERS_PARKED = Counter("dsrs_dlq_letters_parked", "Dead letters that wait for a person", ["cause"])
+DLQ_HELD_IN_DATABASE = Counter(
+    "dsrs_dlq_letters_held_in_database", "Dead letters too large for their topic, held in PostgreSQL"
+)
 GC_PAUSE_SECONDS = Histogram(
     "dsrs_gc_pause_seconds",
     "Pauses of Python's cyclic garbage collector, the event loop stopped",
@@ -55,4 +61,8 @@ EXPOSED = {
     "dsrs_consumer_lag_messages",
     "dsrs_dlq_depth_messages",
     "dsrs_reconciliation_mismatches_total",
+    "dsrs_dlq_letters_retried_total",
+    "dsrs_dlq_letters_recovered_total",
+    "dsrs_dlq_letters_parked_total",
+    "dsrs_dlq_letters_held_in_database_total",
 }

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dsrs.db.bulk import arrays, insert_arrays
 from dsrs.db.schema import payments
+from dsrs.dlq.causes import PROGRAMS
 from dsrs.events import topics
 from dsrs.events.envelope import InvalidEvent, decode_envelope_of, new_envelope
 from dsrs.events.ids import new_uuid
@@ -104,7 +105,7 @@ class PaymentScheduler:
         try:
             return self.programs[program_id]
         except KeyError:
-            raise PermanentError(f"program {program_id!r} is not configured on this worker") from None
+            raise PermanentError(f"program {program_id!r} is not configured on this worker", PROGRAMS) from None
 
     async def handle(self, batch: Sequence[Decoded[Approval]]) -> None:
         async with claimed(self.engine, self.consumer, (d.item for d in batch), event_id_of) as (connection, approvals):

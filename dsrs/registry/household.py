@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -25,7 +26,30 @@ from pydantic import (
 PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,18}[0-9]$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 
-MemberCount = Annotated[StrictInt, Field(ge=0, le=50)]
+# C0 and C1 controls and unpaired surrogates: PostgreSQL refuses NUL, and the rest corrupt logs and exports.
+UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+UNSAFE_TEXT_MESSAGE = "must not contain control characters or unpaired surrogates"
+# The same rule as an ECMA-262 pattern, for partners' JSON Schema validators.
+PLAIN_TEXT_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+
+# Generous, yet at these maxima every shipped program's score and benefit fit their NUMERIC columns
+# (tests/unit/test_household.py checks it).
+MAX_MEMBERS = 50
+MAX_MONTHLY_INCOME = 1_000_000
+
+
+def is_plain_text(value: str) -> bool:
+    return UNSAFE_TEXT.search(value) is None
+
+
+def _plain_text(value: str) -> str:
+    if not is_plain_text(value):
+        raise ValueError(UNSAFE_TEXT_MESSAGE)
+    return value
+
+
+PlainText = Annotated[str, AfterValidator(_plain_text), Field(json_schema_extra={"pattern": PLAIN_TEXT_PATTERN})]
+MemberCount = Annotated[StrictInt, Field(ge=0, le=MAX_MEMBERS)]
 
 
 class FieldError(BaseModel):
@@ -38,17 +62,17 @@ class HouseholdFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
-    head_of_household_name: Annotated[str, Field(min_length=1, max_length=200)]
-    phone: Annotated[str | None, Field(max_length=32)] = None
-    email: Annotated[str | None, Field(max_length=254)] = None
-    address: Annotated[str | None, Field(max_length=500)] = None
-    region: Annotated[str, Field(min_length=1, max_length=16, description="A known region code")]
-    household_size: Annotated[StrictInt, Field(ge=1, le=50)]
+    head_of_household_name: Annotated[PlainText, Field(min_length=1, max_length=200)]
+    phone: Annotated[PlainText | None, Field(max_length=32)] = None
+    email: Annotated[PlainText | None, Field(max_length=254)] = None
+    address: Annotated[PlainText | None, Field(max_length=500)] = None
+    region: Annotated[PlainText, Field(min_length=1, max_length=16, description="A known region code")]
+    household_size: Annotated[StrictInt, Field(ge=1, le=MAX_MEMBERS)]
     children_under_5: MemberCount = 0
     children_5_to_17: MemberCount = 0
     elderly_members: MemberCount = 0
     disabled_members: MemberCount = 0
-    monthly_income: Annotated[Decimal, Field(ge=0, le=1_000_000_000, decimal_places=2, allow_inf_nan=False)]
+    monthly_income: Annotated[Decimal, Field(ge=0, le=MAX_MONTHLY_INCOME, decimal_places=2, allow_inf_nan=False)]
     dwelling_rooms: Annotated[StrictInt, Field(ge=1, le=50)] = 1
     has_electricity: StrictBool = False
     has_piped_water: StrictBool = False
@@ -96,6 +120,12 @@ class InvalidHousehold(ValueError):
     def __init__(self, errors: list[FieldError]) -> None:
         super().__init__("; ".join(f"{error.field}: {error.message}" for error in errors))
         self.errors = errors
+
+    @property
+    def dead_letter_cause(self) -> str:
+        """Only an unknown region can pass later, once the region is accepted (dsrs.dlq.causes)."""
+        unknown_region = all(e.field == "region" and e.message.startswith("unknown region") for e in self.errors)
+        return "regions" if unknown_region and self.errors else "content"
 
 
 def field_errors(error: ValidationError) -> list[FieldError]:

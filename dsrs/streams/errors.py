@@ -37,7 +37,14 @@ _TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
 
 
 class PermanentError(Exception):
-    """Raised by a handler for a message that breaks an invariant and can never succeed as it is."""
+    """Raised by a handler for a message that breaks an invariant and cannot succeed as things are.
+
+    `cause` tells the dead-letter reprocess agent what would have to change (dsrs.dlq.causes).
+    """
+
+    def __init__(self, message: str, cause: str = "release") -> None:
+        super().__init__(message)
+        self.dead_letter_cause = cause
 
 
 def is_transient(error: BaseException) -> bool:

@@ -19,6 +19,7 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dsrs.db.processed_events import claim_new_events, only_new
+from dsrs.dlq.causes import cause_of
 from dsrs.dlq.publisher import DeadLetterPublisher, Failure
 from dsrs.events.incoming import Incoming
 from dsrs.monitoring.metrics import AGENT_BATCH_SECONDS, AGENT_EVENTS_FAILED, AGENT_EVENTS_PROCESSED, AGENT_RETRIES
@@ -179,6 +180,8 @@ class BatchProcessor(Generic[T]):
             message=str(error),
             attempts=outcome.attempts,
             first_failure=outcome.first_failure or datetime.now(UTC),
+            consumer=self.handler.consumer,
+            cause=cause_of(error),
         )
         log.error(
             "%s: %s at %s[%d]@%d goes to the dead-letter topic: %s",
@@ -189,9 +192,20 @@ class BatchProcessor(Generic[T]):
             message.offset,
             failure.message,
         )
-        # The dead letter must reach the broker before the original is acknowledged.
-        sent = await self._with_retries(lambda: self.dead_letters.send(message, failure))
-        if sent.error is not None:
-            raise RuntimeError(f"could not dead-letter {message.topic}@{message.offset}") from sent.error
+        # The dead letter must be kept before the original is acknowledged: until it is, the partition waits.
+        attempts = 0
+        while (sent := await self._with_retries(lambda: self.dead_letters.send(message, failure))).error:
+            attempts += 1
+            delay = self.backoff.delay(attempts)
+            log.error(
+                "%s: could not dead-letter %s[%d]@%d (%s); trying again in %.1fs",
+                self.handler.consumer,
+                message.topic,
+                message.partition,
+                message.offset,
+                type(sent.error).__name__,
+                delay,
+            )
+            await asyncio.sleep(delay)
         self.failed += 1
         AGENT_EVENTS_FAILED.labels(agent=self.handler.consumer).inc()

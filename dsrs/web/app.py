@@ -6,6 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from dsrs.auth.local import verifier_for
@@ -14,6 +17,8 @@ from dsrs.auth.tokens import TokenVerifier
 from dsrs.settings import Settings
 from dsrs.web import analytics, audit, dead_letters, health, households, metrics, payments
 from dsrs.web.metrics import timed
+from dsrs.web.params import plain_query
+from dsrs.web.responses import error
 from dsrs.web.security import Handler, guarded
 from dsrs.worker.runtime import Runtime
 
@@ -50,6 +55,30 @@ ENDPOINTS = (
 )
 
 
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own answers (404 for an unknown path, 405 for a method a route lacks) in the API's shape."""
+    assert isinstance(exc, HTTPException)
+    return error(exc.status_code, exc.detail.lower(), headers=exc.headers)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    # Starlette still logs the exception; the client gets the error shape and no detail.
+    return error(500, "internal server error")
+
+
+EXCEPTION_HANDLERS = {HTTPException: _http_error, Exception: _server_error}
+
+
+def _route(path: str, handlers: dict[str, Handler]) -> Route:
+    """One route per path, so that a 405 lists every method the path has, not one route's."""
+
+    async def dispatch(request: Request) -> Response:
+        # Starlette answers HEAD with the GET handler.
+        return await handlers["GET" if request.method == "HEAD" else request.method](request)
+
+    return Route(path, dispatch, methods=list(handlers))
+
+
 def create_web_app(
     runtime: Runtime,
     verifier: TokenVerifier,
@@ -57,13 +86,16 @@ def create_web_app(
     endpoints: tuple[Endpoint, ...] = ENDPOINTS,
 ) -> Starlette:
     def served(endpoint: Endpoint) -> Handler:
-        handler = endpoint.handler
+        handler = plain_query(endpoint.handler)
         if endpoint.roles is not None:
             handler = guarded(handler, endpoint.roles, verifier, insecure_bypass)
         return timed(handler, endpoint.path, endpoint.method)
 
-    routes = [Route(endpoint.path, served(endpoint), methods=[endpoint.method]) for endpoint in endpoints]
-    app = Starlette(routes=routes)
+    by_path: dict[str, dict[str, Handler]] = {}
+    for endpoint in endpoints:
+        by_path.setdefault(endpoint.path, {})[endpoint.method] = served(endpoint)
+    routes = [_route(path, handlers) for path, handlers in by_path.items()]
+    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
     app.state.runtime = runtime
     return app
 

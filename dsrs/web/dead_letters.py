@@ -1,10 +1,11 @@
-"""/api/v1/admin/dlq: what waits in the dead-letter topics, and replaying it (admins)."""
+"""/api/v1/admin/dlq: what waits in the dead-letter topics with each letter's state, and replaying it (admins)."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from dsrs.dlq.letters import letter_states
 from dsrs.dlq.replay import read_dead_letters, replay, select_letters
 from dsrs.events.topics import DEAD_LETTER_TOPICS
 from dsrs.transport_security import kafka_client_options
@@ -29,7 +30,16 @@ async def listing(request: Request) -> Response:
         return error(422, "invalid query", errors=[{"field": "topic", "message": "not a saga topic"}])
     settings = runtime.settings
     letters = await read_dead_letters(settings.bootstrap_servers, topics, **kafka_client_options(settings))
-    return ApiResponse({"items": [letter.summary() for letter in letters]})
+    states = await letter_states(runtime.engine)
+    items = []
+    for letter in letters:
+        known = states.pop(letter.id, None)
+        items.append(
+            {**letter.summary(), "state": known.state if known else None, "cause": known.cause if known else None}
+        )
+    originals = {topic.removesuffix(".dlq") for topic in topics}
+    held = [s.summary() for s in states.values() if s.held_in_database and s.original_topic in originals]
+    return ApiResponse({"items": items, "held_in_database": held})
 
 
 async def replay_letters(request: Request) -> Response:

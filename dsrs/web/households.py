@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import uuid
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,7 +20,9 @@ from dsrs.registry.store import (
     current_household,
     replace_household,
 )
+from dsrs.web.body import BodyRejected, json_object
 from dsrs.web.context import path_id, read_one, started_runtime
+from dsrs.web.params import QueryErrors
 from dsrs.web.responses import ApiResponse, error
 from dsrs.web.security import principal_of
 from dsrs.worker.runtime import Runtime
@@ -32,9 +32,9 @@ MAX_PAGE = 500
 
 async def _fields(request: Request, runtime: Runtime) -> HouseholdFields | Response:
     try:
-        body: Any = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return error(400, "the body must be a JSON object")
+        body = await json_object(request, "the body must be a JSON object")
+    except BodyRejected as rejected:
+        return rejected.response
     try:
         return parse_household(body, runtime.settings.regions)
     except InvalidHousehold as invalid:
@@ -92,27 +92,14 @@ async def read(request: Request) -> Response:
 async def listing(request: Request) -> Response:
     runtime = await started_runtime(request)
     params = request.query_params
-    problems: list[dict[str, str]] = []
-    try:
-        limit = int(params.get("limit", "50"))
-        if not 1 <= limit <= MAX_PAGE:
-            raise ValueError
-    except ValueError:
-        problems.append({"field": "limit", "message": f"must be a whole number from 1 to {MAX_PAGE}"})
-        limit = 0
-    after: uuid.UUID | None = None
-    if "after" in params:
-        try:
-            after = uuid.UUID(params["after"])
-        except ValueError:
-            problems.append({"field": "after", "message": "must be a household id"})
-    status = params.get("status")
-    if status is not None and status not in PROGRAM_STATUSES:
-        problems.append({"field": "status", "message": f"must be one of {', '.join(PROGRAM_STATUSES)}"})
-    if (status is None) != (params.get("program") is None):
-        problems.append({"field": "status", "message": "program and status filter together"})
-    if problems:
-        return error(422, "invalid query", errors=problems)
+    query = QueryErrors(params)
+    limit = query.limit(maximum=MAX_PAGE)
+    after = query.parse("after", uuid.UUID, "must be a household id")
+    status = query.choice("status", PROGRAM_STATUSES)
+    if (params.get("status") is None) != (params.get("program") is None):
+        query.errors.append({"field": "status", "message": "program and status filter together"})
+    if query.errors:
+        return error(422, "invalid query", errors=query.errors)
     async with runtime.engine.connect() as connection:
         page = await list_households(connection, limit, after, params.get("region"), params.get("program"), status)
     return ApiResponse({"items": page.items, "next_after": page.next_after})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -12,6 +12,8 @@ from dsrs.db.schema import MISMATCH_KINDS, PAYMENT_STATUSES
 from dsrs.payment import actions
 from dsrs.payment.queries import PaymentFilter, get_payment, list_payments
 from dsrs.payment.reconciliation import mismatches
+from dsrs.registry.household import UNSAFE_TEXT_MESSAGE, is_plain_text
+from dsrs.web.body import BodyRejected, json_object
 from dsrs.web.context import path_id, read_one, started_runtime
 from dsrs.web.params import QueryErrors
 from dsrs.web.responses import ApiResponse, error
@@ -41,18 +43,34 @@ async def read(request: Request) -> Response:
     return await read_one(request, "payment_id", get_payment, "payment")
 
 
+DEFAULT_REASON = "cancelled by a program officer"
+MAX_REASON = 500
+
+
+def _reason(body: dict[str, Any]) -> str | Response:
+    """The officer's reason, or a field error: it is stored as text and shown to auditors."""
+    reason = body.get("reason")
+    if reason is None or reason == "":
+        return DEFAULT_REASON
+    if not isinstance(reason, str):
+        return error(422, "invalid body", errors=[{"field": "reason", "message": "must be text"}])
+    if not is_plain_text(reason):
+        return error(422, "invalid body", errors=[{"field": "reason", "message": UNSAFE_TEXT_MESSAGE}])
+    return reason.strip()[:MAX_REASON] or DEFAULT_REASON
+
+
 async def _act(request: Request, action: str) -> Response:
     runtime = await started_runtime(request)
     payment_id = path_id(request, "payment_id")
     if payment_id is None:
         return error(404, "no such payment")
-    reason = "cancelled by a program officer"
-    body = await request.body()
-    if body:
-        try:
-            reason = str(json.loads(body).get("reason") or reason)[:500]
-        except (json.JSONDecodeError, AttributeError):
-            return error(400, 'the body must be a JSON object, such as {"reason": "..."}')
+    try:
+        body = await json_object(request, 'the body must be a JSON object, such as {"reason": "..."}', empty={})
+    except BodyRejected as rejected:
+        return rejected.response
+    reason = _reason(body)
+    if isinstance(reason, Response):
+        return reason
     source = runtime.settings.source_name
     try:
         async with runtime.engine.begin() as connection:

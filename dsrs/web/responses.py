@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -24,5 +25,5 @@ class ApiResponse(JSONResponse):
         return json.dumps(content, default=_default, separators=(",", ":")).encode()
 
 
-def error(status: int, message: str, **details: Any) -> Response:
-    return ApiResponse({"error": message, **details}, status_code=status)
+def error(status: int, message: str, *, headers: Mapping[str, str] | None = None, **details: Any) -> Response:
+    return ApiResponse({"error": message, **details}, status_code=status, headers=headers)

@@ -97,6 +97,8 @@ AGENTS = (
     AgentSpec("payment", (topics.ASSESSED_APPROVED,), Runtime.payment),
     AgentSpec("payment-settlement", (topics.PROVIDER_SETTLEMENT,), Runtime.settlement),
     AgentSpec("payment-statement", (topics.PROVIDER_STATEMENT,), Runtime.statements),
+    # Every dead-letter topic: the reprocess agent records each letter and its state (dsrs.recovery).
+    AgentSpec("dlq-reprocess", topics.DEAD_LETTER_TOPICS, Runtime.dead_letter_recorder),
     AgentSpec(
         "analytics",
         (topics.ANALYTICS_BY_PROGRAM_REGION,),

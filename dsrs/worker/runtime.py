@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from dsrs import __version__
 from dsrs.analytics.counter import AnalyticsCounter
 from dsrs.analytics.mirror import KpiMirror
 from dsrs.analytics.rollups import MongoRollups
@@ -31,6 +32,9 @@ from dsrs.payment.providers.base import PaymentProvider, ReportsSettlements
 from dsrs.payment.scheduler import PaymentScheduler
 from dsrs.payment.settlement import SettlementHandler
 from dsrs.payment.statements import StatementHandler
+from dsrs.recovery.contexts import deployment_contexts
+from dsrs.recovery.reprocess import DeadLetterHandler
+from dsrs.recovery.retrier import LetterRetrier
 from dsrs.registry.intake import IntakeHandler
 from dsrs.rules import Program, active_programs, load_programs
 from dsrs.settings import Settings
@@ -47,6 +51,10 @@ class Runtime:
         self.tables = tables
         # Loaded now, so that a broken program file stops the worker before it consumes anything.
         self.programs: list[Program] = active_programs(load_programs(settings.programs_dir))
+        # What dead letters depended on: a letter whose cause's fingerprint differs from this is retried.
+        self.contexts = deployment_contexts(
+            settings.regions, [(program.id, program.version) for program in self.programs], __version__
+        )
         self._lock: asyncio.Lock | None = None
         self._started = False
         # The API's connections are checked before use, so a request after a database restart succeeds.
@@ -93,7 +101,7 @@ class Runtime:
         self.saga_engine = create_engine(settings, pre_ping=False)
         self.mongo = AsyncMongoClient(settings.mongo_url, serverSelectionTimeoutMS=10_000, tz_aware=True)
         self.rollups = MongoRollups(self.mongo, settings.mongo_database)
-        self.dead_letters = DeadLetterPublisher(producer)
+        self.dead_letters = DeadLetterPublisher(producer, self.saga_engine, self.contexts)
         # Run here, or only asked for its lag when a child process relays (WorkerService._relay).
         self.relay = deployment_relay(settings, self.saga_engine, producer)
         self.provider = create_provider(settings, self.saga_engine)
@@ -141,6 +149,12 @@ class Runtime:
     async def report_settlements(self) -> int:
         assert isinstance(self.provider, ReportsSettlements)
         return await self.provider.report_due(self.producer, self.settings.topic(PROVIDER_SETTLEMENT))
+
+    def dead_letter_recorder(self) -> DeadLetterHandler:
+        return DeadLetterHandler(self.saga_engine, self.contexts)
+
+    def letter_retrier(self) -> LetterRetrier:
+        return LetterRetrier(self.saga_engine, self.producer, self.contexts)
 
     def analytics_counter(self) -> AnalyticsCounter:
         return AnalyticsCounter(self.saga_engine, KpiMirror(self.tables, self.rollups))

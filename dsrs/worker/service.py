@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 # How stale the Mongo rollups may be: each key is written at most this often, since every upsert costs
 # the store (and PostgreSQL behind FerretDB) CPU. The API's KPIs come from the worker's own tables.
 ROLLUP_SECONDS = 5.0
+# How soon a dead letter is retried after what it depended on changed (a worker restarted with new settings).
+LETTER_RETRY_SECONDS = 5.0
 
 
 async def run_until_stopped(
@@ -101,6 +103,12 @@ class WorkerService(Service):
         await self.runtime.start()
         if self.runtime.reports_settlements:
             await run_until_stopped("simulated provider", self.runtime.report_settlements, self._stopping)
+
+    @Service.task
+    async def _retry_dead_letters(self) -> None:
+        await self.runtime.start()
+        retrier = self.runtime.letter_retrier()
+        await run_until_stopped("dead-letter retrier", retrier.step, self._stopping, idle_seconds=LETTER_RETRY_SECONDS)
 
     @Service.task
     async def _flush_rollups(self) -> None:

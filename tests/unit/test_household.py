@@ -1,9 +1,13 @@
+import itertools
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from dsrs.registry.household import InvalidHousehold, parse_household
+from dsrs.eligibility.assessor import check_fits_columns
+from dsrs.registry.household import HouseholdFields, InvalidHousehold, parse_household
+from dsrs.rules import Assessment, assess, load_programs
+from dsrs.streams.errors import PermanentError
 
 REGIONS = ("R01", "R02")
 
@@ -68,3 +72,119 @@ def test_errors_never_repeat_the_submitted_value() -> None:
     with pytest.raises(InvalidHousehold) as raised:
         parse_household(household(phone="Amina's phone 0712"), REGIONS)
     assert "Amina" not in str(raised.value)
+
+
+# A valid value for each text field, with a place inside it for the character under test.
+TEXT_FIELDS = {
+    "head_of_household_name": "Amina{}Okafor",
+    "phone": "+254 712{}345678",
+    "email": "amina{}@example.org",
+    "address": "12 Market{}Road",
+    "region": "R0{}1",
+}
+UNSAFE = {
+    "NUL": "\x00",
+    "escape": "\x1b",
+    "newline": "\n",
+    "tab": "\t",
+    "DEL": "\x7f",
+    "C1 next line": "\x85",
+    "lone high surrogate": "\ud800",
+    "lone low surrogate": "\udfff",
+}
+
+
+@pytest.mark.parametrize("field", TEXT_FIELDS)
+@pytest.mark.parametrize("case", UNSAFE)
+def test_no_text_field_takes_a_control_character_or_a_lone_surrogate(field: str, case: str) -> None:
+    # Inside the value: leading and trailing whitespace is stripped, not refused.
+    assert fields_in_error(**{field: TEXT_FIELDS[field].format(UNSAFE[case])}) == {field}
+
+
+def test_the_text_rule_says_why_without_the_value() -> None:
+    with pytest.raises(InvalidHousehold) as raised:
+        parse_household(household(head_of_household_name="Amina\x00Okafor"), REGIONS)
+    assert "control characters" in str(raised.value)
+    assert "Amina" not in str(raised.value)
+
+
+def test_unicode_letters_and_marks_are_text() -> None:
+    assert parse_household(household(head_of_household_name="Ngozi Ọláolúwa Nguyễn Thị"), REGIONS)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"monthly_income": 1_000_000.01}, "monthly_income"),
+        ({"monthly_income": 1e15}, "monthly_income"),
+        ({"monthly_income": "1e999999"}, "monthly_income"),
+        ({"monthly_income": "NaN"}, "monthly_income"),
+        ({"monthly_income": float("inf")}, "monthly_income"),
+        ({"household_size": 2**63}, "household_size"),
+        ({"children_under_5": 51}, "children_under_5"),
+        ({"elderly_members": -1}, "elderly_members"),
+        ({"dwelling_rooms": 10**30}, "dwelling_rooms"),
+    ],
+)
+def test_numbers_out_of_range_are_refused(overrides: dict[str, Any], field: str) -> None:
+    assert field in fields_in_error(**overrides)
+
+
+def test_the_largest_income_is_accepted() -> None:
+    assert parse_household(household(monthly_income="1000000.00"), REGIONS).monthly_income == Decimal(1_000_000)
+
+
+def _extremes() -> list[dict[str, Any]]:
+    """Every valid household whose numbers sit at their bounds: the shipped formulas are monotonic in each."""
+    properties = HouseholdFields.model_json_schema()["properties"]
+    numbers = ("household_size", "children_under_5", "children_5_to_17", "elderly_members", "disabled_members")
+    bounds = {name: (properties[name].get("minimum", 0), properties[name]["maximum"]) for name in numbers}
+    bounds["dwelling_rooms"] = (1, properties["dwelling_rooms"]["maximum"])
+    bounds["monthly_income"] = (0, properties["monthly_income"]["anyOf"][0]["maximum"])
+    flags = {name: (False, True) for name in ("has_electricity", "has_piped_water", "owns_livestock")}
+    choices = {**bounds, **flags}
+    households = []
+    for values in itertools.product(*choices.values()):
+        try:
+            parsed = parse_household(household(**dict(zip(choices, values, strict=True))), REGIONS)
+        except InvalidHousehold:
+            continue
+        households.append(parsed.eligibility_facts())
+    return households
+
+
+def test_every_shipped_program_stores_its_score_and_benefit_at_the_bounds() -> None:
+    extremes = _extremes()
+    assert len(extremes) > 100
+    for program in load_programs():
+        for facts in extremes:
+            assessment = assess(program, facts)
+            check_fits_columns(assessment)
+            # Uncapped too, so that raising a program's max cannot overflow either.
+            assert program.benefit.maximum is None or program.benefit.maximum < Decimal(10) ** 12
+
+
+def _assessment(score: float | None, benefit: Decimal | None) -> Assessment:
+    return Assessment("p", "1", "approved", score, benefit, ())
+
+
+@pytest.mark.parametrize(
+    ("score", "benefit", "message"),
+    [
+        (1e15, None, "score 1e+15 does not fit eligibility_assessments.score"),
+        (999_999.99995, None, "does not fit eligibility_assessments.score"),
+        (-1e6, None, "does not fit eligibility_assessments.score"),
+        (None, Decimal("1E+12"), "benefit 1e+12 does not fit eligibility_assessments.benefit_amount"),
+        (None, Decimal("1E+40"), "does not fit eligibility_assessments.benefit_amount"),
+    ],
+)
+def test_a_value_too_large_for_its_column_is_a_permanent_error(
+    score: float | None, benefit: Decimal | None, message: str
+) -> None:
+    with pytest.raises(PermanentError, match=message.replace("+", r"\+")):
+        check_fits_columns(_assessment(score, benefit))
+
+
+def test_the_largest_values_that_fit_pass() -> None:
+    check_fits_columns(_assessment(999_999.9999, Decimal("999999999999.99")))
+    check_fits_columns(_assessment(-999_999.9999, None))
