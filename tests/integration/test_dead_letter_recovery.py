@@ -159,3 +159,19 @@ async def test_a_database_error_on_personal_fields_leaves_them_nowhere(worker: S
             str(m) for m in (await connection.execute(text("SELECT error_message FROM dead_letters"))).scalars()
         ]
     assert not any(secret in message for message in messages for secret in (*NAMES, *PHONES, *ADDRESSES))
+
+
+async def test_content_the_database_used_to_refuse_is_a_validation_letter(worker: SagaWorker) -> None:
+    [(nul_id, nul), (rich_id, rich)] = _households(2, "R01", seed=4)
+    nul = {**nul, "head_of_household_name": "Amina\x00Okafor", "address": "1 Road\x00"}
+    rich = {**rich, "monthly_income": 10**13}
+    await _send(worker.settings, [_intake(nul_id, nul), _intake(rich_id, rich)])
+    await eventually(lambda: _letters(worker), lambda seen: len(seen) == 2)
+    async with engine_of(worker) as engine, engine.connect() as connection:
+        rows = (await connection.execute(text("SELECT error_class, error_message, cause FROM dead_letters"))).all()
+    assert {row.error_class for row in rows} == {"dsrs.registry.household.InvalidHousehold"}
+    assert {row.cause for row in rows} == {"content"}
+    messages = sorted(row.error_message for row in rows)
+    assert "monthly_income" in messages[0] or "monthly_income" in messages[1]
+    assert any("head_of_household_name" in message for message in messages)
+    assert await _count(worker, "SELECT count(*) FROM households") == 0
