@@ -42,6 +42,8 @@ def worker_env(settings: Settings, extra: dict[str, str] | None = None) -> dict[
         values["DSRS_JWT_SECRET"] = settings.jwt_secret
     if settings.database_socket_dir is not None:
         values["DSRS_DATABASE_SOCKET_DIR"] = str(settings.database_socket_dir)
+    if settings.topic_replication_factor is not None:
+        values["DSRS_TOPIC_REPLICATION_FACTOR"] = str(settings.topic_replication_factor)
     return {**values, **(extra or {})}
 
 

@@ -44,3 +44,26 @@ def only_new(items: Iterable[T], new_ids: set[str], event_id: Callable[[T], str]
             remaining.discard(key)
             kept.append(item)
     return kept
+
+
+# Small batches, each its own short transaction, so that pruning never holds the agents' claims back.
+_PRUNE = text(
+    """
+    DELETE FROM processed_events
+    WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM processed_events
+        WHERE processed_at < now() - make_interval(secs => :window_seconds)
+        LIMIT :batch
+    ))
+    """
+)
+
+
+async def prune_processed_events(connection: AsyncConnection, window_seconds: float, batch: int = 5000) -> int:
+    """Forget up to `batch` claims older than the dedupe window; how many were forgotten.
+
+    A message redelivered after that is no longer in its topic (the window is at least the topics'
+    retention), so no claim older than it can be needed again.
+    """
+    result = await connection.execute(_PRUNE, {"window_seconds": window_seconds, "batch": batch})
+    return int(result.rowcount or 0)

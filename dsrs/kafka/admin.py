@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -26,11 +27,42 @@ async def _admin(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
         await admin.close()
 
 
-async def ensure_topics(settings: Settings, partitions: int, names: Iterable[str] = ()) -> None:
-    wanted = list(dict.fromkeys([settings.topic(name) for name in (*SAGA_TOPICS, *DEAD_LETTER_TOPICS)] + list(names)))
+@dataclass(frozen=True)
+class Replication:
+    factor: int
+    min_insync_replicas: int
+
+
+def replication_for(settings: Settings, brokers: int) -> Replication:
+    """As the settings say; by default three copies (or as many as there are brokers), two of them in sync."""
+    factor = settings.topic_replication_factor or min(3, brokers)
+    min_insync = settings.topic_min_insync_replicas or max(1, factor - 1)
+    return Replication(factor, min(min_insync, factor))
+
+
+async def ensure_topics(
+    settings: Settings, partitions: int, names: Iterable[str] = (), compacted: Iterable[str] = ()
+) -> None:
+    """Every topic the deployment reads or writes, before any agent reads: the saga's and their dead-letter
+    twins, `names`, and `compacted` (the Faust tables' changelogs, which keep each key's latest value)."""
+    dead_letter_partitions = settings.dead_letter_partitions or partitions
+    wanted: dict[str, tuple[int, dict[str, str]]] = {settings.topic(name): (partitions, {}) for name in SAGA_TOPICS}
+    wanted |= {settings.topic(name): (dead_letter_partitions, {}) for name in DEAD_LETTER_TOPICS}
+    wanted |= {name: (partitions, {}) for name in names}
+    wanted |= {name: (partitions, {"cleanup.policy": "compact"}) for name in compacted}
     async with _admin(settings) as admin:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(name, partitions, 1) for name in wanted if name not in existing]
+        replication = replication_for(settings, len((await admin.describe_cluster())["brokers"]))
+        missing = [
+            NewTopic(
+                name,
+                count,
+                replication.factor,
+                topic_configs={"min.insync.replicas": str(replication.min_insync_replicas), **configs},
+            )
+            for name, (count, configs) in wanted.items()
+            if name not in existing
+        ]
         if missing:
             # Another worker may have created them first.
             with contextlib.suppress(TopicAlreadyExistsError):

@@ -11,6 +11,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import NodeNotReadyError
+
+ATTEMPTS = 5
 
 
 async def topic_partitions(
@@ -20,7 +23,14 @@ async def topic_partitions(
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **client_options)
     await admin.start()
     try:
-        described = await admin.describe_topics(list(topics))
+        # The admin client asks a broker picked at random; one that is down is not the cluster's answer.
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                described = await admin.describe_topics(list(topics))
+                break
+            except NodeNotReadyError:
+                if attempt == ATTEMPTS:
+                    raise
     finally:
         await admin.close()
     return [

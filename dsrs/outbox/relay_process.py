@@ -30,6 +30,7 @@ from dsrs.events.producer import saga_producer
 from dsrs.monitoring.heap import freeze_startup_heap
 from dsrs.monitoring.logs import logging_config
 from dsrs.monitoring.metrics import OUTBOX_PUBLISHED
+from dsrs.monitoring.outages import BrokerOutageLog, install_outage_log, watch_outages
 from dsrs.monitoring.scrubbing import install_scrubbing
 from dsrs.monitoring.tracing import configure_tracing
 from dsrs.outbox.relay import OutboxRelay, relay_woken_by_notify
@@ -140,6 +141,7 @@ def run_child(build_relay: RelayFactory) -> None:
     # Ctrl-C in a terminal reaches the whole process group: the worker stops its relay itself, in order.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     install_scrubbing()
+    outage_log = install_outage_log()
     config = logging_config(settings.log_level, settings.log_format == "json", stream="ext://sys.stderr")
     if config is None:
         logging.basicConfig(
@@ -150,16 +152,17 @@ def run_child(build_relay: RelayFactory) -> None:
     else:
         logging.config.dictConfig(config)
     configure_tracing(settings.tracing, settings.app_id, settings.tracing_otlp_endpoint, settings.tracing_file)
-    uvloop.run(_relay(settings, build_relay))
+    uvloop.run(_relay(settings, build_relay, outage_log))
 
 
-async def _relay(settings: Settings, build_relay: RelayFactory) -> None:
+async def _relay(settings: Settings, build_relay: RelayFactory, outage_log: BrokerOutageLog) -> None:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stopping.set)
     lifeline = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(lifeline), sys.stdin)
     watching = asyncio.ensure_future(_set_at_eof(lifeline, stopping))
+    outages = asyncio.ensure_future(watch_outages(outage_log, stopping))
     producer = saga_producer(settings)
     engine = create_engine(settings, pool_size=2, pre_ping=False)
     try:
@@ -169,6 +172,7 @@ async def _relay(settings: Settings, build_relay: RelayFactory) -> None:
         await relay_woken_by_notify(relay, settings, stopping)
     finally:
         watching.cancel()
+        outages.cancel()
         await producer.stop()
         await engine.dispose()
 

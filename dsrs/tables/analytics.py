@@ -46,6 +46,10 @@ class AnalyticsTables:
         self.totals = app.Table("analytics-totals", help="KPI totals per program|region", **options)
         self.windows = app.Table("analytics-windows", help="KPI windows per program|region", **options)
 
+    def changelog_topics(self) -> list[str]:
+        """The tables' changelog topics: created with the saga's, before any agent writes to a table."""
+        return [table.changelog_topic.get_topic_name() for table in (self.totals, self.windows)]
+
     def set_totals(self, key: str, counts: Counts) -> None:
         self.totals[key] = counts
 

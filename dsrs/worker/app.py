@@ -13,6 +13,7 @@ from starlette.types import ASGIApp
 
 from dsrs.monitoring.heap import measure_gc_pauses
 from dsrs.monitoring.logs import logging_config
+from dsrs.monitoring.outages import install_outage_log
 from dsrs.monitoring.scrubbing import install_scrubbing
 from dsrs.monitoring.tracing import configure_tracing
 from dsrs.settings import Settings
@@ -59,6 +60,7 @@ WebAppFactory = Callable[[Runtime], ASGIApp]
 
 def create_app(settings: Settings, web_app: WebAppFactory | None = None) -> faust.App:
     install_scrubbing()
+    install_outage_log()
     measure_gc_pauses()
     configure_tracing(settings.tracing, settings.app_id, settings.tracing_otlp_endpoint, settings.tracing_file)
     # Faust makes only the last folder of its datadir; on a fresh machine its parents do not exist yet.
@@ -69,7 +71,12 @@ def create_app(settings: Settings, web_app: WebAppFactory | None = None) -> faus
         store="rocksdb://",
         datadir=str(settings.worker_data_dir),
         topic_partitions=settings.topic_partitions,
-        topic_replication_factor=1,
+        # Faust's own topics (its leader topic) are made before the worker can ask the cluster how many
+        # brokers it has; DSRS's topics and the tables' changelogs follow DSRS_TOPIC_REPLICATION_FACTOR.
+        topic_replication_factor=settings.topic_replication_factor or 1,
+        # A worker killed without leaving its group holds its partitions until its session expires.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         # Effects are deduplicated in PostgreSQL; Faust's exactly-once is not relied upon.
         processing_guarantee="at_least_once",
         # Shutdown and rebalance do not wait for messages still buffered in an agent's batch: Faust could

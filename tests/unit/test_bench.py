@@ -1,8 +1,12 @@
 import json
 from pathlib import Path
 
+import click
+import pytest
+
 from dsrs_dev.bench.memory import MemoryProfile
 from dsrs_dev.bench.saga import Results, SagaRun, percentile, results_table, write_results
+from dsrs_dev.cli.bench import _worker_counts
 
 # A no-op agent's 6,000 messages/s at 150 µs each; 6 agent messages a household.
 FAUST = (6_000.0, 150.0, 6.0)
@@ -60,3 +64,11 @@ def test_the_warm_up_is_reported_beside_the_figures_it_is_kept_out_of(tmp_path: 
     assert "warm-up (not measured)" in results_table(results)
     assert "333 households" in results_table(results)
     assert json.loads(write_results(results, tmp_path).read_text())["warm_up_households"] == 333
+
+
+def test_the_saga_benchmark_takes_one_worker_count_or_several() -> None:
+    assert _worker_counts("2") == [2]
+    assert _worker_counts("1,2,3") == [1, 2, 3]
+    for wrong in ("", "0", "1,x", "-1"):
+        with pytest.raises(click.BadParameter):
+            _worker_counts(wrong)

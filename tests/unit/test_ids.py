@@ -1,28 +1,40 @@
 import os
 import threading
+import time
 import uuid
 
 from dsrs.events.envelope import canonical_uuid
 from dsrs.events.ids import RANDOM_VALUES_PER_READ, new_uuid
 
 
-def test_new_ids_are_random_version_4_uuids_in_the_canonical_form() -> None:
+def test_new_ids_are_version_7_uuids_in_the_canonical_form() -> None:
     ids = [new_uuid() for _ in range(2000)]
     assert len(set(ids)) == len(ids)
     for text in ids:
         parsed = uuid.UUID(text)
-        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+        assert (parsed.version, parsed.variant) == (7, uuid.RFC_4122)
         assert canonical_uuid(text) == text == str(parsed)
 
 
+def test_ids_start_with_the_time_they_were_made() -> None:
+    before = time.time_ns() // 1_000_000
+    made = uuid.UUID(new_uuid()).int >> 80
+    after = time.time_ns() // 1_000_000
+    assert before <= made <= after
+    # Later ids sort later: indexes on them are appended to.
+    earlier = new_uuid()
+    time.sleep(0.002)
+    assert new_uuid() > earlier
+
+
 def test_every_random_bit_is_used() -> None:
-    # Bits that never change between ids would mean fewer than 122 random bits.
+    # Bits that never change between ids made in the same millisecond would mean fewer than 74 random bits.
     values = [uuid.UUID(new_uuid()).int for _ in range(2000)]
     varying = 0
     for value in values:
         varying |= value ^ values[0]
-    fixed = (0xF000 << 64) | (0xC000 << 48)
-    assert varying == ((1 << 128) - 1) & ~fixed
+    random_bits = (0x0FFF << 64) | ((1 << 62) - 1)
+    assert varying & random_bits == random_bits
 
 
 def test_threads_making_ids_at_once_never_get_the_same_one() -> None:

@@ -140,21 +140,44 @@ def bench() -> None:
     default=None,
     help="Households through the saga before anything is measured  [default: a third of --households].",
 )
-@click.option("--workers", default=1, show_default=True, help="Worker processes in one consumer group.")
+@click.option(
+    "--workers",
+    default="1",
+    show_default=True,
+    help="Worker processes in one consumer group; several counts (1,2,3) make one run each.",
+)
 @one_line_errors
-def saga(households: int, warm_up: int | None, workers: int) -> None:
-    """Measure the saga, the Kafka limit and the PostgreSQL limit in one run."""
+def saga(households: int, warm_up: int | None, workers: str) -> None:
+    """Measure the saga, the Kafka limit and the PostgreSQL limit in one run (one a worker count)."""
     # The Kafka limit meets a broker JVM that has compiled its hot paths, so the saga is measured warm too.
     warm_up = households // 3 if warm_up is None else warm_up
-    # The PostgreSQL limit is measured over the worker's own route to the server (TCP or socket).
-    with (
-        deployment("bench", workers) as (stack, settings, running),
-        isolated_database(stack, settings, "dsrs_bench_rows") as rows_db,
-    ):
-        rows = with_database(settings, rows_db)
-        results = asyncio.run(_measure(settings, running[0], households, warm_up, workers, rows))
-    click.echo(results_table(results))
-    click.echo(f"figures written to {write_results(results, RESULTS_DIR)}")
+    counts = _worker_counts(workers)
+    by_count = []
+    for count in counts:
+        # The PostgreSQL limit is measured over the worker's own route to the server (TCP or socket).
+        with (
+            deployment("bench", count) as (stack, settings, running),
+            isolated_database(stack, settings, "dsrs_bench_rows") as rows_db,
+        ):
+            rows = with_database(settings, rows_db)
+            results = asyncio.run(_measure(settings, running[0], households, warm_up, count, rows))
+        click.echo(results_table(results))
+        click.echo(f"figures written to {write_results(results, RESULTS_DIR)}")
+        by_count.append((count, results.full_speed.households_per_second))
+    if len(by_count) > 1:
+        click.echo("workers  households/s at full speed")
+        for count, rate in by_count:
+            click.echo(f"{count:>7}  {rate:,.0f}")
+
+
+def _worker_counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise click.BadParameter("expected worker counts such as 2 or 1,2,3", param_hint="--workers")
+    return counts
 
 
 async def _measure_api(settings: Settings, households: int, requests: int) -> tuple[float, ApiLatency, ApiLatency]:

@@ -15,10 +15,17 @@ def stack() -> None:
 
 
 @stack.command()
+@click.option(
+    "--brokers",
+    type=click.IntRange(1, 5),
+    default=1,
+    show_default=True,
+    help="Kafka nodes, on DSRS_KAFKA_URL's port and the port pairs after it (9092, 9094, 9096 ...).",
+)
 @one_line_errors
-def up() -> None:
+def up(brokers: int) -> None:
     """Install (first time only) and start every server; a running stack is left as it is."""
-    Stack(load_settings()).up(report=click.echo)
+    Stack(load_settings(), brokers).up(report=click.echo)
 
 
 @stack.command()

@@ -131,9 +131,24 @@ class Component(ABC):
 
     def start(self) -> bool:
         """Start the server unless ours already runs; True when this call started it."""
-        if self.read_pid() is not None:
+        process = self.launch()
+        if process is None:
             self.wait_healthy()
             return False
+        try:
+            self.wait_healthy(process)
+        except StackError:
+            self.stop()
+            raise
+        return True
+
+    def launch(self) -> subprocess.Popen[bytes] | None:
+        """Start the server in the background without waiting for it; None when ours already runs.
+
+        Servers that only become healthy together (a Kafka controller quorum) are launched first, then waited for.
+        """
+        if self.read_pid() is not None:
+            return None
         if port_open(self.port):
             raise StackError(f"{self.name}: port {self.port} is taken by a process this stack did not start")
         self.install()
@@ -152,12 +167,7 @@ class Component(ABC):
                 start_new_session=True,
             )
         self.pid_path.write_text(str(process.pid))
-        try:
-            self.wait_healthy(process)
-        except StackError:
-            self.stop()
-            raise
-        return True
+        return process
 
     def wait_healthy(self, process: subprocess.Popen[bytes] | None = None) -> None:
         deadline = time.monotonic() + self.start_timeout_seconds

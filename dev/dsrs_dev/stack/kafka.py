@@ -1,4 +1,5 @@
-"""Apache Kafka as a single KRaft node (broker and controller in one JVM), run from Maven Central jars.
+"""Apache Kafka in KRaft mode, one JVM a node (broker and controller in one), run from Maven Central jars:
+a single node, or a cluster of several on consecutive port pairs (`dsrs stack up --brokers 3`).
 
 The broker listens on 127.0.0.1:port; its controller listener takes the next port, port + 1,
 so both must be free.
@@ -143,13 +144,44 @@ def broker_count(port: int, host: str = "127.0.0.1", timeout: float = _HEALTH_TI
 
 
 class Kafka(Component):
-    """A single-node Kafka in KRaft mode; clients use PLAINTEXT on 127.0.0.1:port, the controller port + 1."""
+    """One Kafka node in KRaft mode; clients use PLAINTEXT on 127.0.0.1:port, the controller port + 1.
 
-    name = "kafka"
+    Node n of a cluster of `nodes` listens on first_port + 2(n-1); a single node keeps the data folder,
+    log and pid file named `kafka`, a cluster's nodes their own (`kafka-2of3`), since a KRaft node's
+    storage belongs to the one quorum it was formatted for.
+    """
+
+    def __init__(self, cache_dir: Path, port: int, node_id: int = 1, nodes: int = 1) -> None:
+        super().__init__(cache_dir, port + 2 * (node_id - 1))
+        self.first_port = port
+        self.node_id = node_id
+        self.nodes = nodes
+        self.name = "kafka" if nodes == 1 else f"kafka-{node_id}of{nodes}"
+
+    @property
+    def dist_dir(self) -> Path:
+        return self.cache_dir / "dist" / "kafka"
 
     @property
     def controller_port(self) -> int:
         return self.port + 1
+
+    @property
+    def voters(self) -> str:
+        return ",".join(f"{n}@127.0.0.1:{self.first_port + 2 * (n - 1) + 1}" for n in range(1, self.nodes + 1))
+
+    @property
+    def cluster_id_path(self) -> Path:
+        """The id every node of the cluster is formatted with."""
+        return self.cache_dir / "data" / f"kafka-cluster-of-{self.nodes}.id"
+
+    def cluster_id(self) -> str:
+        if self.nodes == 1:
+            return new_cluster_id()
+        if not self.cluster_id_path.is_file():
+            self.cluster_id_path.parent.mkdir(parents=True, exist_ok=True)
+            self.cluster_id_path.write_text(new_cluster_id())
+        return self.cluster_id_path.read_text().strip()
 
     @property
     def libs_dir(self) -> Path:
@@ -197,10 +229,11 @@ class Kafka(Component):
 
     def server_properties(self) -> str:
         log_dirs = self.log_dirs.resolve()
+        replicas, in_sync = min(3, self.nodes), min(2, self.nodes)
         return f"""# Written by dsrs_dev.stack.kafka; rewritten on every start.
-node.id=1
+node.id={self.node_id}
 process.roles=broker,controller
-controller.quorum.voters=1@127.0.0.1:{self.controller_port}
+controller.quorum.voters={self.voters}
 listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}
 advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
@@ -209,9 +242,10 @@ inter.broker.listener.name=PLAINTEXT
 log.dirs={log_dirs}
 num.partitions=4
 auto.create.topics.enable=true
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+offsets.topic.replication.factor={replicas}
+default.replication.factor={replicas}
+transaction.state.log.replication.factor={replicas}
+transaction.state.log.min.isr={in_sync}
 group.initial.rebalance.delay.ms=0
 num.network.threads=2
 num.io.threads=4
@@ -237,7 +271,7 @@ num.io.threads=4
                 "kafka.tools.StorageTool",
                 "format",
                 "-t",
-                new_cluster_id(),
+                self.cluster_id(),
                 "-c",
                 str(self.server_properties_path.resolve()),
             ]
@@ -258,3 +292,25 @@ num.io.threads=4
     def is_healthy(self) -> bool:
         brokers = broker_count(self.port)
         return brokers is not None and brokers > 0
+
+
+class KafkaCluster:
+    """The nodes of one cluster, started together: a controller quorum elects a leader only once most of
+    its voters run, so no node is healthy before the others are launched."""
+
+    def __init__(self, cache_dir: Path, port: int, nodes: int) -> None:
+        self.nodes = [Kafka(cache_dir, port, node_id, nodes) for node_id in range(1, nodes + 1)]
+
+    def start(self) -> list[bool]:
+        """For each node, whether this call started it."""
+        for node in self.nodes:
+            node.install()
+        launched = [node.launch() for node in self.nodes]
+        try:
+            for node, process in zip(self.nodes, launched, strict=True):
+                node.wait_healthy(process)
+        except StackError:
+            for node in self.nodes:
+                node.stop()
+            raise
+        return [process is not None for process in launched]

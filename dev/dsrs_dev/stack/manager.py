@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from dsrs.db.engine import DatabaseUnavailable, check_connection, create_engine, socket_file
 from dsrs.settings import Settings
 from dsrs_dev.stack.component import Component, StackError
 from dsrs_dev.stack.ferretdb import FerretDB
-from dsrs_dev.stack.kafka import Kafka
+from dsrs_dev.stack.kafka import KafkaCluster
 from dsrs_dev.stack.postgres import Postgres
 
 Report = Callable[[str], None]
@@ -41,26 +42,47 @@ def database_reachable(settings: Settings) -> bool:
     return asyncio.run(probe())
 
 
+def running_brokers(cache_dir: Path) -> int | None:
+    """How many nodes the Kafka this stack started has, from the pid files of its running nodes."""
+    run = cache_dir / "run"
+    if (run / "kafka.pid").is_file():
+        return 1
+    clusters = {int(path.stem.split("of")[1]) for path in run.glob("kafka-*of*.pid")}
+    return max(clusters) if clusters else None
+
+
 class Stack:
     """Kafka, PostgreSQL and the Mongo-protocol store, on the ports the settings' URLs name."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, brokers: int | None = None) -> None:
+        """`brokers`: Kafka nodes to run; by default as many as a running cluster of this stack has, or one."""
         self.settings = settings
         cache = settings.cache_dir
-        self.kafka = Kafka(cache, settings.kafka_address[1])
+        self.brokers = brokers or running_brokers(cache) or 1
+        self.kafka_cluster = KafkaCluster(cache, settings.kafka_address[1], self.brokers)
+        # The node clients bootstrap from: DSRS_KAFKA_URL's port.
+        self.kafka = self.kafka_cluster.nodes[0]
         self.postgres = Postgres(cache, settings.database_address[1])
         self.ferretdb = FerretDB(cache, settings.mongo_address[1])
 
     @property
     def components(self) -> list[Component]:
-        return [self.kafka, self.postgres, self.ferretdb]
+        return [*self.kafka_cluster.nodes, self.postgres, self.ferretdb]
 
     def _postgres_is_external(self) -> bool:
         """A server we did not start that already answers DSRS_DATABASE_URL is used as it is."""
         return self.postgres.read_pid() is None and database_reachable(self.settings)
 
     def up(self, report: Report = print) -> None:
-        for component in self.components:
+        other = running_brokers(self.settings.cache_dir)
+        if other and other != self.brokers:
+            raise StackError(
+                f"a Kafka of {other} broker(s) runs; `dsrs stack down` first, then up --brokers {self.brokers}"
+            )
+        for node, started in zip(self.kafka_cluster.nodes, self.kafka_cluster.start(), strict=True):
+            verb = "started" if started else "running"
+            report(f"{node.name:<9} {verb:<9} 127.0.0.1:{node.port}  log {node.log_path}")
+        for component in (self.postgres, self.ferretdb):
             if component is self.postgres and self._postgres_is_external():
                 host, port = self.settings.database_address
                 report(f"{'postgres':<9} {'external':<9} {host}:{port}  (DSRS_DATABASE_URL)")
