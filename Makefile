@@ -6,7 +6,7 @@ HOUSEHOLDS ?= 1000
 BENCH_HOUSEHOLDS ?= 20000
 BENCH_WORKERS ?= 1
 
-.PHONY: venv stack stack-down demo test lint typecheck unit integration promtool bench clean
+.PHONY: venv stack stack-down demo test lint typecheck unit integration promtool browser bench clean
 
 # Reinstalled only when the dependency list changes.
 $(VENV)/.installed: setup.cfg pyproject.toml dev/pyproject.toml
@@ -45,7 +45,11 @@ integration: stack
 promtool:
 	@command -v promtool >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
 
-test: lint typecheck stack promtool
+# The live page's browser test drives Debian's chromium headless through chromedriver.
+browser:
+	@command -v chromedriver >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+test: lint typecheck stack promtool browser
 	$(BIN)/pytest
 
 bench: stack

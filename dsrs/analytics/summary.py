@@ -31,18 +31,21 @@ def _totals(counts: Iterable[Counts]) -> dict[str, Any]:
 def summarize(
     rows: Iterable[tuple[str, Counts]], program: str | None = None, region: str | None = None
 ) -> dict[str, Any]:
-    """Totals overall and per program, from (program|region, counts) rows."""
+    """Totals overall, per program and per region, from (program|region, counts) rows."""
     selected = []
     for key, counts in rows:
         program_id, region_code = key.split("|", 1)
         if (program is None or program == program_id) and (region is None or region == region_code):
-            selected.append((program_id, counts))
+            selected.append((program_id, region_code, counts))
     by_program: dict[str, list[Counts]] = defaultdict(list)
-    for program_id, counts in selected:
+    by_region: dict[str, list[Counts]] = defaultdict(list)
+    for program_id, region_code, counts in selected:
         by_program[program_id].append(counts)
+        by_region[region_code].append(counts)
     return {
-        **_totals(counts for _, counts in selected),
+        **_totals(counts for _, _, counts in selected),
         "by_program": {program_id: _totals(counts) for program_id, counts in sorted(by_program.items())},
+        "by_region": {region_code: _totals(counts) for region_code, counts in sorted(by_region.items())},
     }
 
 

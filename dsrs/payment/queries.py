@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dsrs.db.schema import payment_transitions, payments
+from dsrs.db.schema import PAYMENT_STATUSES, payment_transitions, payments
 
 
 @dataclass(frozen=True)
@@ -53,3 +53,10 @@ async def get_payment(connection: AsyncConnection, payment_id: uuid.UUID) -> dic
         .order_by(payment_transitions.c.id)
     )
     return {**row._mapping, "transitions": [dict(t._mapping) for t in history]}
+
+
+async def payments_by_status(connection: AsyncConnection) -> dict[str, int]:
+    """How many payments are in each state now, every state named (0 when none)."""
+    rows = await connection.execute(select(payments.c.status, func.count()).group_by(payments.c.status))
+    found = {str(status): int(count) for status, count in rows}
+    return {status: found.get(status, 0) for status in PAYMENT_STATUSES}

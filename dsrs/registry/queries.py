@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dsrs.db.schema import eligibility_assessments, households, payments
@@ -45,6 +45,10 @@ async def get_household(connection: AsyncConnection, household_id: uuid.UUID) ->
     )
     household["payments"] = [dict(p._mapping) for p in paid]
     return household
+
+
+async def count_households(connection: AsyncConnection) -> int:
+    return int(await connection.scalar(select(func.count()).select_from(households)) or 0)
 
 
 async def list_households(

@@ -20,6 +20,9 @@ def test_summary_adds_up_programs_and_regions() -> None:
     assert summary["approval_rate"] == 0.4
     assert summary["payments_completed"] == 0
     assert summary["by_program"]["cash"]["approved"] == 5
+    assert summary["by_region"]["R01"]["approved"] == 9
+    assert summary["by_region"]["R02"]["approval_rate"] == 0.2
+    assert list(summarize(rows, program="child")["by_region"]) == ["R01"]
     assert summarize(rows, region="R02")["assessed"] == 5
     assert summarize([])["approval_rate"] is None
 

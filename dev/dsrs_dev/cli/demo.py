@@ -91,6 +91,8 @@ def _run_saga(settings: Settings, worker: WorkerProcess, households: int) -> Non
         click.echo(f"  {program_id:<20} approved {totals['approved']} of {totals['assessed']}")
     click.echo(f"households in the registry: {status.households}; payments scheduled: {status.payments}")
     click.echo(f"dead letters: {sum(depths.values())} {depths}")
+    # The token rides in the fragment, which the browser never sends; the page moves it to the tab's storage.
+    click.echo(f"live page, signed in as the demo's auditor for 8 hours:\n  {worker.base_url}/ui/#token={token}")
     click.echo("look at (an auditor's token for 8 hours; `dsrs token issue --role ROLE` mints others):")
     click.echo(f"  export DSRS_TOKEN={token}")
     for path in ("/api/v1/analytics/summary", "/api/v1/analytics/windows?granularity=minute", "/api/v1/households"):
