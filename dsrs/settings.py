@@ -50,6 +50,15 @@ class Settings(BaseSettings):
     web_port: int = Field(default=6066, ge=1, le=65535)
     cache_dir: Path = Field(default=Path("~/.cache/dsrs"), description="Local stack binaries, data and logs")
     topic_partitions: int = Field(default=4, ge=1, le=1024)
+    dead_letter_partitions: int | None = Field(
+        default=None, ge=1, le=1024, description="Partitions of each .dlq topic; default DSRS_TOPIC_PARTITIONS"
+    )
+    topic_replication_factor: int | None = Field(
+        default=None, ge=1, le=16, description="Copies of every topic DSRS creates; default the brokers, at most 3"
+    )
+    topic_min_insync_replicas: int | None = Field(
+        default=None, ge=1, le=16, description="Copies a write waits for; default one less than the replication"
+    )
     log_level: str = "info"
     log_format: Literal["json", "text"] = Field(default="json", description="Worker logs: JSON lines or text")
     tracing: Literal["off", "console", "otlp", "jsonl"] = Field(default="off", description="Span exporter")
@@ -66,6 +75,11 @@ class Settings(BaseSettings):
     )
     data_dir: Path | None = Field(
         default=None, description="The worker's RocksDB tables; default CACHE_DIR/worker/APP_ID"
+    )
+    dedupe_window_hours: float = Field(
+        default=168.0,
+        ge=1.0,
+        description="How long consumers remember applied event ids; at least the topics' retention (Kafka: 168)",
     )
     relay_process: bool = Field(
         default=True,
@@ -92,6 +106,23 @@ class Settings(BaseSettings):
     payment_settlement_days: int = Field(default=5, ge=0, le=90, description="Due date + this = deadline")
     provider_latency_seconds: float = Field(default=2.0, ge=0, description="Simulated provider: settle delay")
     provider_failure_rate: float = Field(default=0.05, ge=0, le=1, description="Simulated provider: failures")
+    # Payment cycles: the worker opens each one this many days before it is due; reconciliation on a clock.
+    payment_cycle_auto_open: bool = Field(default=True, description="The worker opens cycles on its own")
+    payment_cycle_open_days: int = Field(default=5, ge=0, le=366, description="Open a cycle this long before due")
+    reconcile_every_seconds: float = Field(default=3600.0, ge=1, description="Deadline check without a statement")
+    # The G2P Connect disbursement adapter (DSRS_PAYMENT_PROVIDER=g2p-connect).
+    g2p_url: str | None = Field(default=None, description="The G2P Connect disbursement API's base URL")
+    g2p_access_token: str | None = Field(default=None, description="Bearer token DSRS sends to the G2P API")
+    g2p_callback_token: str | None = Field(
+        default=None, min_length=32, description="Bearer token the G2P API must send to on-disburse"
+    )
+    g2p_callback_url: str | None = Field(default=None, description="Our on-disburse URL, sent as sender_uri")
+    g2p_sender_id: str = Field(default="dsrs", description="DSRS's sender_id at the G2P gateway")
+    g2p_receiver_id: str = Field(default="g2p-connect", description="The disbursement system's receiver_id")
+    g2p_payer_fa: str = Field(default="account:dsrs-program", description="The program's paying account (payer_fa)")
+    g2p_status_after_seconds: float = Field(
+        default=600.0, ge=1, description="Ask disburse/status for a payment sent this long without a callback"
+    )
 
     # Transport security for Kafka and PostgreSQL.
     kafka_security_protocol: str = Field(default="PLAINTEXT", pattern=r"^(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$")
@@ -164,6 +195,8 @@ class Settings(BaseSettings):
             self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password
         ):
             raise ValueError("DSRS_KAFKA_SASL_MECHANISM, _USERNAME and _PASSWORD are required with SASL")
+        if self.payment_provider == "g2p-connect" and not (self.g2p_url and self.g2p_callback_token):
+            raise ValueError("DSRS_PAYMENT_PROVIDER=g2p-connect requires DSRS_G2P_URL and DSRS_G2P_CALLBACK_TOKEN")
         if self.database_socket_dir is not None and self.database_ssl != "disable":
             raise ValueError(
                 "DSRS_DATABASE_SOCKET_DIR reaches a server on this machine, where TLS does not apply: "
@@ -219,5 +252,6 @@ def load_settings() -> Settings:
             # A rule across several variables: the message names them.
             raise SettingsError(message) from None
         variable = "DSRS_" + "_".join(str(part) for part in first["loc"]).upper()
-        shown = "(hidden)" if "SECRET" in variable or "PASSWORD" in variable else repr(first.get("input"))
+        hidden = ("SECRET", "PASSWORD", "TOKEN")
+        shown = "(hidden)" if any(word in variable for word in hidden) else repr(first.get("input"))
         raise SettingsError(f"{variable}: {message} (got {shown})") from None

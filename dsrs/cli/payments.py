@@ -1,4 +1,5 @@
-"""`dsrs payments reconcile STATEMENT.csv`: match a provider statement against our payments."""
+"""`dsrs payments reconcile STATEMENT.csv`: match a provider statement against our payments.
+`dsrs payments cycle open PROGRAM [CYCLE]`: open a payment cycle (the next one by default)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from pathlib import Path
 
 import click
 
-from dsrs.cli.errors import one_line_errors
+from dsrs.cli.errors import one_line_errors, one_line_errors_for
 from dsrs.db.engine import create_engine
+from dsrs.payment.opening import CycleOpened, CycleRefused, CycleTerms, next_cycle, open_cycle
 from dsrs.payment.reconciliation import InvalidStatement, Report, StatementLine, parse_csv, reconcile
+from dsrs.rules import ProgramError, active_programs, load_programs
 from dsrs.settings import Settings, load_settings
 
 
@@ -25,7 +28,7 @@ async def _reconcile(settings: Settings, lines: list[StatementLine], name: str, 
 
 @click.group()
 def payments() -> None:
-    """Payments: reconciliation against provider statements."""
+    """Payments: cycles, and reconciliation against provider statements."""
 
 
 @payments.command()
@@ -49,3 +52,35 @@ def reconcile_command(statement: Path, as_of: datetime | None) -> None:
 
 
 reconcile_command.name = "reconcile"
+
+
+@payments.group()
+def cycle() -> None:
+    """Payment cycles: one payment per eligible household, program and cycle."""
+
+
+async def _open(settings: Settings, program_id: str, name: str | None) -> CycleOpened:
+    programs = {program.id: program for program in active_programs(load_programs(settings.programs_dir))}
+    if program_id not in programs:
+        raise CycleRefused(f"no active program {program_id!r}; known: {', '.join(sorted(programs))}")
+    program = programs[program_id]
+    today = date.today()
+    terms = CycleTerms(settings.payment_settlement_days, settings.payment_max_attempts, settings.source_name)
+    engine = create_engine(settings, pool_size=1)
+    try:
+        return await open_cycle(engine, program, name or next_cycle(program, today), today, terms, "cli")
+    finally:
+        await engine.dispose()
+
+
+@cycle.command("open")
+@click.argument("program")
+@click.argument("cycle_name", metavar="[CYCLE]", required=False)
+@one_line_errors_for(CycleRefused, ProgramError)
+def open_command(program: str, cycle_name: str | None) -> None:
+    """Open PROGRAM's CYCLE (YYYY-MM; default: the next one): pay every household eligible now."""
+    opened = asyncio.run(_open(load_settings(), program, cycle_name))
+    if opened.already_open:
+        click.echo(f"{opened.program_id} {opened.cycle} (due {opened.due_date}) was already open: nothing created")
+    else:
+        click.echo(f"{opened.program_id} {opened.cycle} (due {opened.due_date}) opened: {opened.created} payments")

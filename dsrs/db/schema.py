@@ -67,6 +67,8 @@ households = Table(
     Column("has_piped_water", Boolean, nullable=False, server_default=text("false")),
     Column("owns_livestock", Boolean, nullable=False, server_default=text("false")),
     Column("status", String(16), nullable=False, server_default="active"),
+    # Why an inactive household left (moved, deceased, withdrew, duplicate, other).
+    Column("status_reason", Text),
     Column("version", Integer, nullable=False, server_default="1"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -103,6 +105,8 @@ processed_events = Table(
     Column("event_id", UUID(as_uuid=True), nullable=False),
     Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("consumer", "event_id"),
+    # Claims older than the dedupe window are pruned by age (dsrs.db.processed_events).
+    Index("ix_processed_events_processed_at", "processed_at"),
 )
 
 eligibility_assessments = Table(
@@ -130,6 +134,14 @@ eligibility_assessments = Table(
     ),
     Index("ix_eligibility_assessments_latest", "household_id", "program_id", "assessed_at"),
     Index("ix_eligibility_assessments_program_decision", "program_id", "decision"),
+    # A household's current assessment per program: its newest version, then its newest decision.
+    Index(
+        "ix_eligibility_assessments_current",
+        "program_id",
+        "household_id",
+        text("household_version DESC"),
+        text("assessed_at DESC"),
+    ),
 )
 
 payments = Table(
@@ -155,14 +167,42 @@ payments = Table(
     Column("settled_amount", Numeric(14, 2)),
     Column("settled_at", DateTime(timezone=True)),
     Column("last_error", Text),
+    # Why a sent payment needs a person's look (the household stopped being eligible while it was out).
+    Column("review_reason", Text),
     CheckConstraint("amount > 0", name="amount_positive"),
     CheckConstraint(f"status IN {PAYMENT_STATUSES}", name="status_known"),
-    # A household is paid at most once per program and cycle.
-    UniqueConstraint("household_id", "program_id", "cycle"),
+    # A household is paid at most once per program and cycle; a cancelled payment leaves room for another.
+    Index(
+        "uq_payments_once_per_cycle",
+        "household_id",
+        "program_id",
+        "cycle",
+        unique=True,
+        postgresql_where=text("status <> 'cancelled'"),
+    ),
     Index("ix_payments_status_due_date", "status", "due_date"),
     Index("ix_payments_program_id_status", "program_id", "status"),
     Index("ix_payments_household_id", "household_id"),
     Index("ix_payments_dispatchable", "due_date", "next_attempt_at", postgresql_where=text("status = 'scheduled'")),
+)
+
+CYCLE_STATUSES = ("opening", "open")
+
+# One row per program and cycle opened: 'opening' from the moment its cut-off is taken until its
+# payments are written; a cycle left 'opening' by a crash is finished by the next opener.
+payment_cycles = Table(
+    "payment_cycles",
+    metadata,
+    Column("program_id", String(64), nullable=False),
+    Column("cycle", String(16), nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("status", String(16), nullable=False, server_default="opening"),
+    Column("cutoff_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("opened_at", DateTime(timezone=True)),
+    Column("opened_by", Text, nullable=False),
+    Column("payments_created", Integer, nullable=False, server_default="0"),
+    PrimaryKeyConstraint("program_id", "cycle"),
+    CheckConstraint(f"status IN {CYCLE_STATUSES}", name="status_known"),
 )
 
 # Every change of a payment's status, written by the state-machine trigger (migration 0004).

@@ -43,7 +43,8 @@ INSERT_ASSESSMENT = (
     # As text, the form its id was made in (dsrs.events.ids).
     .returning(cast(eligibility_assessments.c.id, Text).label("id"))
 )
-HOUSEHOLD_EVENTS = (topics.HOUSEHOLD_REGISTERED, topics.HOUSEHOLD_UPDATED)
+# A reactivated household carries the same facts as an update, at a new version.
+HOUSEHOLD_EVENTS = (topics.HOUSEHOLD_REGISTERED, topics.HOUSEHOLD_UPDATED, topics.HOUSEHOLD_REACTIVATED)
 
 
 @dataclass(slots=True)

@@ -5,6 +5,10 @@ from __future__ import annotations
 HOUSEHOLD_INTAKE = "registry.household.intake"
 HOUSEHOLD_REGISTERED = "registry.household.registered"
 HOUSEHOLD_UPDATED = "registry.household.updated"
+# A household leaves (moved, deceased, ...) and comes back: payment cancels on the first, eligibility
+# re-assesses on the second.
+HOUSEHOLD_DEACTIVATED = "registry.household.deactivated"
+HOUSEHOLD_REACTIVATED = "registry.household.reactivated"
 ASSESSED_APPROVED = "eligibility.assessed.approved"
 ASSESSED_DENIED = "eligibility.assessed.denied"
 PAYMENT_SCHEDULED = "payment.scheduled"
@@ -13,6 +17,8 @@ PAYMENT_COMPLETED = "payment.completed"
 PAYMENT_FAILED = "payment.failed"
 PAYMENT_CANCELLED = "payment.cancelled"
 PAYMENT_RESCHEDULED = "payment.rescheduled"
+# An unsent payment whose amount followed a newer assessment's benefit.
+PAYMENT_AMENDED = "payment.amended"
 # What payment providers report back: one settlement per attempt, and whole statements.
 PROVIDER_SETTLEMENT = "payment.provider.settlement"
 PROVIDER_STATEMENT = "payment.provider.statement"
@@ -25,6 +31,8 @@ SAGA_TOPICS = (
     HOUSEHOLD_INTAKE,
     HOUSEHOLD_REGISTERED,
     HOUSEHOLD_UPDATED,
+    HOUSEHOLD_DEACTIVATED,
+    HOUSEHOLD_REACTIVATED,
     ASSESSED_APPROVED,
     ASSESSED_DENIED,
     PAYMENT_SCHEDULED,
@@ -33,6 +41,7 @@ SAGA_TOPICS = (
     PAYMENT_FAILED,
     PAYMENT_CANCELLED,
     PAYMENT_RESCHEDULED,
+    PAYMENT_AMENDED,
     PROVIDER_SETTLEMENT,
     PROVIDER_STATEMENT,
     ANALYTICS_BY_PROGRAM_REGION,

@@ -1,16 +1,36 @@
-"""Which payment cycle an approval falls in, and when that cycle pays."""
+"""Which payment cycles an approval is paid in."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Mapping
+from datetime import date, timedelta
+
+from dsrs.rules import Schedule
 
 
-def next_cycle(approved_at: datetime, payment_day: int) -> tuple[str, date]:
-    """Approvals join the next monthly cycle: ('YYYY-MM', its pay date on `payment_day`).
+def is_dispatched(due_date: date, today: date, send_ahead_days: int) -> bool:
+    """A cycle's payments start to go out `send_ahead_days` before its due date."""
+    return due_date - timedelta(days=send_ahead_days) <= today
 
-    The cycle that is under way has been prepared already, so an approval never lands in it.
+
+def approval_cycles(
+    schedule: Schedule, today: date, opened: Mapping[str, date], send_ahead_days: int
+) -> list[tuple[str, date]]:
+    """The first cycle after today that has not opened yet, and, when the program lets late approvals join,
+    every opened cycle not yet dispatched: (cycle, due date), in order.
+
+    An opened cycle took its list at its cut-off; an approval after it waits for the next one, unless the
+    program says otherwise.
     """
-    year, month = approved_at.year, approved_at.month + 1
-    if month == 13:
-        year, month = year + 1, 1
-    return f"{year:04d}-{month:02d}", date(year, month, payment_day)
+    chosen: list[tuple[str, date]] = []
+    for cycle, due in schedule.cycles_from(today + timedelta(days=1)):
+        if cycle not in opened:
+            chosen.append((cycle, due))
+            break
+    if schedule.join_open_cycle:
+        chosen += [
+            (cycle, due)
+            for cycle, due in opened.items()
+            if due > today and not is_dispatched(due, today, send_ahead_days)
+        ]
+    return sorted(chosen)

@@ -47,7 +47,9 @@ class PaymentDispatcher:
             for payment in due:
                 attempt = payment.attempts + 1
                 receipt = await self.provider.submit(
-                    PaymentOrder(payment.id, payment.amount, payment.currency, f"{payment.id}:{attempt}")
+                    PaymentOrder(
+                        payment.id, payment.amount, payment.currency, f"{payment.id}:{attempt}", payment.household_id
+                    )
                 )
                 await connection.execute(
                     update(payments)

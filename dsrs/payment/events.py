@@ -8,6 +8,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.engine import Row
 
 from dsrs.db.schema import households, payments
+from dsrs.events import topics
 from dsrs.events.envelope import new_envelope
 from dsrs.outbox.writer import OutgoingEvent
 
@@ -33,3 +34,21 @@ def payment_event(
     }
     envelope = new_envelope(topic, str(payment.household_id), data, source)
     return OutgoingEvent(topic, envelope, traceparent)
+
+
+def scheduled_event(payment: Row[Any], source: str, traceparent: str | None = None) -> OutgoingEvent:
+    """`payment.scheduled` for a payment just created, by an approval or by a cycle's opening."""
+    data = {
+        "payment_id": str(payment.id),
+        "household_id": str(payment.household_id),
+        "assessment_id": str(payment.assessment_id),
+        "program_id": payment.program_id,
+        "region": payment.region,
+        "cycle": payment.cycle,
+        "amount": str(payment.amount),
+        "currency": payment.currency,
+        "due_date": payment.due_date.isoformat(),
+        "status": "scheduled",
+    }
+    envelope = new_envelope(topics.PAYMENT_SCHEDULED, str(payment.household_id), data, source)
+    return OutgoingEvent(topics.PAYMENT_SCHEDULED, envelope, traceparent)

@@ -17,8 +17,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dsrs.db.schema import MISMATCH_KINDS, payments, reconciliation_mismatches, reconciliation_runs
 from dsrs.monitoring.metrics import RECONCILIATION_MISMATCHES as MISMATCHES
@@ -114,15 +114,48 @@ async def reconcile(connection: AsyncConnection, lines: Sequence[StatementLine],
         else:
             report.matched += 1
         seen.add(line.reference)
-    overdue = await connection.execute(
-        select(payments.c.id, payments.c.provider_reference, payments.c.status, payments.c.settle_by).where(
-            payments.c.status.in_(("scheduled", "sent")), payments.c.settle_by < as_of
-        )
-    )
-    for row in overdue:
-        details = {"status": row.status, "settle_by": row.settle_by.isoformat()}
-        report.mismatches.append(Mismatch("unsettled_past_deadline", row.provider_reference, row.id, details))
+    report.mismatches.extend(await overdue(connection, as_of))
+    await _store(connection, report, source)
+    return report
 
+
+async def overdue(connection: AsyncConnection, as_of: date, only_new: bool = False) -> list[Mismatch]:
+    """Payments not settled by their deadline; with `only_new`, those no earlier run has recorded."""
+    query = select(payments.c.id, payments.c.provider_reference, payments.c.status, payments.c.settle_by).where(
+        payments.c.status.in_(("scheduled", "sent")), payments.c.settle_by < as_of
+    )
+    if only_new:
+        recorded = select(reconciliation_mismatches.c.payment_id).where(
+            reconciliation_mismatches.c.kind == "unsettled_past_deadline",
+            reconciliation_mismatches.c.payment_id == payments.c.id,
+        )
+        query = query.where(~recorded.exists())
+    return [
+        Mismatch(
+            "unsettled_past_deadline",
+            row.provider_reference,
+            row.id,
+            {"status": row.status, "settle_by": row.settle_by.isoformat()},
+        )
+        for row in await connection.execute(query)
+    ]
+
+
+# Workers check deadlines on a schedule; one at a time, so that no payment is recorded twice.
+DEADLINE_CHECK_LOCK = 0x44535253_0001
+
+
+async def check_deadlines(connection: AsyncConnection, as_of: date) -> Report | None:
+    """A run without a statement: the payments newly past their deadline. None when another worker runs one."""
+    if not await connection.scalar(select(func.pg_try_advisory_xact_lock(DEADLINE_CHECK_LOCK))):
+        return None
+    report = Report(run_id=uuid.uuid4(), lines=0)
+    report.mismatches.extend(await overdue(connection, as_of, only_new=True))
+    await _store(connection, report, f"deadline check as of {as_of.isoformat()}")
+    return report
+
+
+async def _store(connection: AsyncConnection, report: Report, source: str) -> None:
     await connection.execute(
         insert(reconciliation_runs).values(
             id=report.run_id,
@@ -146,7 +179,6 @@ async def reconcile(connection: AsyncConnection, lines: Sequence[StatementLine],
                 for m in report.mismatches
             ],
         )
-    return report
 
 
 def count_mismatches(report: Report) -> None:
@@ -164,3 +196,13 @@ async def mismatches(
     if kind is not None:
         query = query.where(reconciliation_mismatches.c.kind == kind)
     return [dict(row._mapping) for row in await connection.execute(query)]
+
+
+async def check_deadlines_now(engine: AsyncEngine) -> int:
+    """The worker's scheduled deadline check; how many payments it found newly overdue."""
+    async with engine.begin() as connection:
+        report = await check_deadlines(connection, date.today())
+    if report is None:
+        return 0
+    count_mismatches(report)
+    return len(report.mismatches)

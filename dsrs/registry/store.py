@@ -23,6 +23,10 @@ class HouseholdNotFound(LookupError):
     pass
 
 
+class HouseholdInactive(RuntimeError):
+    """A deactivated household is not changed (and so not assessed) until it is reactivated."""
+
+
 class VersionConflict(RuntimeError):
     def __init__(self, current_version: int) -> None:
         super().__init__(f"the household is at version {current_version}")
@@ -66,7 +70,7 @@ UPSERT = _insert.on_conflict_do_update(
         "version": households.c.version + 1,
         "updated_at": func.now(),
     },
-).returning(households.c.id, households.c.version)
+).returning(households.c.id, households.c.version, households.c.status)
 
 
 def _rounds(submissions: Sequence[Submission]) -> list[list[Submission]]:
@@ -91,13 +95,15 @@ async def upsert_households(
     for batch in _rounds(submissions):
         rows = [{"id": submission.household_id, **_columns(submission.fields)} for submission in batch]
         result = await connection.execute(UPSERT, arrays(households, rows, HOUSEHOLD_COLUMNS))
-        versions = {row.id: int(row.version) for row in result}
+        stored = {row.id: (int(row.version), row.status) for row in result}
         for submission in batch:
-            version = versions[submission.household_id]
+            version, status = stored[submission.household_id]
             # A new row starts at version 1; a replaced one has been bumped past it.
             outcome = Recorded(submission.household_id, version, created=version == 1)
             recorded.append(outcome)
-            events.append(household_event(outcome, submission.fields, source, submission.traceparent))
+            # A deactivated household's record is kept up to date, but it is not assessed again.
+            if status == "active":
+                events.append(household_event(outcome, submission.fields, source, submission.traceparent))
     await add_events(connection, events)
     return recorded
 
@@ -113,11 +119,18 @@ async def replace_household(
     connection: AsyncConnection, submission: Submission, source: str, expected_version: int | None = None
 ) -> Recorded:
     """Replace an existing household's record; with `expected_version`, only if nobody changed it meanwhile."""
-    current = await connection.scalar(
-        select(households.c.version).where(households.c.id == submission.household_id).with_for_update()
-    )
-    if current is None:
+    found = (
+        await connection.execute(
+            select(households.c.version, households.c.status)
+            .where(households.c.id == submission.household_id)
+            .with_for_update()
+        )
+    ).one_or_none()
+    if found is None:
         raise HouseholdNotFound(str(submission.household_id))
+    current, status = found
+    if status != "active":
+        raise HouseholdInactive(str(submission.household_id))
     if expected_version is not None and expected_version != current:
         raise VersionConflict(int(current))
     version = await connection.scalar(

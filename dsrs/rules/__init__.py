@@ -12,6 +12,7 @@ from dsrs.rules.errors import ProgramError, RuleEvaluationError
 from dsrs.rules.facts import HOUSEHOLD_FIELDS, household_facts
 from dsrs.rules.loader import DEFAULT_PROGRAMS_DIR, active_programs, load_program, load_programs, parse_program
 from dsrs.rules.program import Benefit, Program, Rule, Score, Variable
+from dsrs.rules.schedule import Schedule, parse_cycle
 
 __all__ = [
     "DEFAULT_PROGRAMS_DIR",
@@ -24,6 +25,7 @@ __all__ = [
     "Rule",
     "RuleEvaluationError",
     "RuleResult",
+    "Schedule",
     "Score",
     "Variable",
     "active_programs",
@@ -31,5 +33,6 @@ __all__ = [
     "household_facts",
     "load_program",
     "load_programs",
+    "parse_cycle",
     "parse_program",
 ]

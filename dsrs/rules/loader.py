@@ -21,6 +21,7 @@ from dsrs.rules.errors import ProgramError, RuleEvaluationError
 from dsrs.rules.expression import FUNCTIONS, TYPE_NAMES, Expression, ExpressionError
 from dsrs.rules.facts import HOUSEHOLD_FIELDS, NUMERIC_FIELDS, SAMPLE_HOUSEHOLDS, Value
 from dsrs.rules.program import Benefit, Param, Program, Rule, Score, Variable
+from dsrs.rules.schedule import CYCLE, Schedule
 
 DEFAULT_PROGRAMS_DIR = Path(__file__).resolve().parent / "programs"
 
@@ -39,8 +40,10 @@ CEL_RESERVED = frozenset(
 # Steps a RuleEvaluationError can name besides rules; a rule id may not take one.
 STEP_NAMES = frozenset({"household", "score", "benefit"})
 
-TOP_REQUIRED = frozenset({"id", "name", "version", "currency", "payment_day", "rules", "benefit"})
-TOP_OPTIONAL = frozenset({"active", "params", "variables", "score"})
+TOP_REQUIRED = frozenset({"id", "name", "version", "currency", "rules", "benefit"})
+# `payment_day: N` is the short form of `schedule: {day: N}` (monthly); a program has one or the other.
+TOP_OPTIONAL = frozenset({"active", "params", "variables", "score", "payment_day", "schedule"})
+SCHEDULE_KEYS = frozenset({"every_months", "first_cycle", "join_open_cycle"})
 
 
 class _Invalid(Exception):
@@ -130,13 +133,27 @@ def _program(document: object, origin: str) -> Program:
         version=_string(top["version"], "version", VERSION),
         active=_bool(top.get("active", True), "active"),
         currency=_string(top["currency"], "currency", CURRENCY),
-        payment_day=_int(top["payment_day"], "payment_day", 1, 28),
+        schedule=_schedule(top),
         params=params,
         variables=variables,
         score=score,
         rules=_rules(top["rules"], scope),
         benefit=_benefit(top["benefit"], scope),
         origin=origin,
+    )
+
+
+def _schedule(top: Mapping[str, object]) -> Schedule:
+    if ("payment_day" in top) == ("schedule" in top):
+        raise _Invalid("schedule", "expected either schedule (day, every_months, ...) or payment_day, not both")
+    if "payment_day" in top:
+        return Schedule(day=_int(top["payment_day"], "payment_day", 1, 28))
+    section = _section(top["schedule"], "schedule", {"day"}, SCHEDULE_KEYS)
+    return Schedule(
+        day=_int(section["day"], "schedule.day", 1, 28),
+        every_months=_int(section.get("every_months", 1), "schedule.every_months", 1, 12),
+        first_cycle=_string(section.get("first_cycle", "2025-01"), "schedule.first_cycle", CYCLE),
+        join_open_cycle=_bool(section.get("join_open_cycle", False), "schedule.join_open_cycle"),
     )
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from dsrs.rules.expression import Expression
 from dsrs.rules.facts import Value
+from dsrs.rules.schedule import Schedule
 
 Param = Value | list[Value]
 
@@ -70,7 +71,7 @@ class Program:
     version: str
     active: bool
     currency: str
-    payment_day: int
+    schedule: Schedule
     params: Mapping[str, Param]
     variables: tuple[Variable, ...]
     score: Score | None
@@ -78,3 +79,7 @@ class Program:
     benefit: Benefit
     # The file the program came from, so that messages can point at it.
     origin: str = field(default="", compare=False)
+
+    @property
+    def payment_day(self) -> int:
+        return self.schedule.day

@@ -1,4 +1,4 @@
-"""/api/v1/analytics: live KPIs from the worker's tables, and the outbox's lag."""
+"""/api/v1/analytics: live KPIs from PostgreSQL (dsrs.analytics.reads), the registry's counts, and the outbox's lag."""
 
 from __future__ import annotations
 
@@ -8,20 +8,25 @@ from datetime import datetime
 from starlette.requests import Request
 from starlette.responses import Response
 
+from dsrs.analytics.reads import totals_items, window_rows
 from dsrs.analytics.summary import series, summarize
 from dsrs.analytics.windows import GRANULARITIES
-from dsrs.web.context import runtime_of, started_runtime
+from dsrs.payment.queries import payments_by_status
+from dsrs.registry.queries import count_households
+from dsrs.web.context import started_runtime
 from dsrs.web.responses import ApiResponse, error
 
 
 async def summary(request: Request) -> Response:
-    runtime = runtime_of(request)
+    runtime = await started_runtime(request)
     params = request.query_params
-    return ApiResponse(summarize(runtime.tables.totals_items(), params.get("program"), params.get("region")))
+    async with runtime.engine.connect() as connection:
+        totals = await totals_items(connection)
+    return ApiResponse(summarize(totals, params.get("program"), params.get("region")))
 
 
 async def windows(request: Request) -> Response:
-    runtime = runtime_of(request)
+    runtime = await started_runtime(request)
     params = request.query_params
     granularity = params.get("granularity", "minute")
     if granularity not in GRANULARITIES:
@@ -34,8 +39,20 @@ async def windows(request: Request) -> Response:
                 raise ValueError
         except ValueError:
             return error(422, "invalid query", errors=[{"field": "since", "message": "ISO 8601 time with offset"}])
-    points = series(runtime.tables.window_rows(), granularity, since, params.get("program"), params.get("region"))
+    async with runtime.engine.connect() as connection:
+        rows = await window_rows(connection, granularity, since)
+    points = series(rows, granularity, since, params.get("program"), params.get("region"))
     return ApiResponse({"granularity": granularity, "points": points})
+
+
+async def registry(request: Request) -> Response:
+    """What PostgreSQL holds now: households, and payments by their current state (`sent` included, which
+    the event counts of the summary do not have)."""
+    runtime = await started_runtime(request)
+    async with runtime.engine.connect() as connection:
+        households = await count_households(connection)
+        by_status = await payments_by_status(connection)
+    return ApiResponse({"households": households, "payments_by_status": by_status})
 
 
 async def outbox(request: Request) -> Response:

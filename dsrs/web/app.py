@@ -15,7 +15,19 @@ from dsrs.auth.local import verifier_for
 from dsrs.auth.roles import ALL_ROLES, READS_PERSONAL_DATA, Role
 from dsrs.auth.tokens import TokenVerifier
 from dsrs.settings import Settings
-from dsrs.web import analytics, audit, dead_letters, health, households, metrics, payments
+from dsrs.web import (
+    analytics,
+    audit,
+    cycles,
+    dead_letters,
+    g2p,
+    health,
+    household_status,
+    households,
+    metrics,
+    payments,
+    ui,
+)
 from dsrs.web.metrics import timed
 from dsrs.web.params import plain_query
 from dsrs.web.responses import error
@@ -30,19 +42,36 @@ class Endpoint:
     method: str
     path: str
     handler: Handler
-    roles: frozenset[Role] | None  # None: a public health probe
+    roles: frozenset[Role] | None  # None: public (health probes, the live page's static files)
 
 
 ENDPOINTS = (
     Endpoint("GET", "/health/live", health.live, None),
     Endpoint("GET", "/health/ready", health.ready, None),
+    # The live page's static files hold no data: the page calls the API with the viewer's token.
+    Endpoint("GET", "/", ui.home, None),
+    Endpoint("GET", "/ui/", ui.page, None),
+    Endpoint("GET", "/ui/{name}", ui.asset, None),
     Endpoint("GET", "/metrics", metrics.scrape, frozenset({Role.ADMIN})),
     Endpoint("POST", "/api/v1/households", households.create, frozenset({Role.REGISTRAR})),
     Endpoint("GET", "/api/v1/households", households.listing, READS_PERSONAL_DATA),
     Endpoint("GET", "/api/v1/households/{household_id}", households.read, READS_PERSONAL_DATA),
     Endpoint("PUT", "/api/v1/households/{household_id}", households.replace, frozenset({Role.REGISTRAR})),
+    Endpoint(
+        "POST",
+        "/api/v1/households/{household_id}/deactivate",
+        household_status.deactivate_household,
+        frozenset({Role.REGISTRAR}),
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/households/{household_id}/reactivate",
+        household_status.reactivate_household,
+        frozenset({Role.REGISTRAR}),
+    ),
     Endpoint("GET", "/api/v1/analytics/summary", analytics.summary, ALL_ROLES),
     Endpoint("GET", "/api/v1/analytics/windows", analytics.windows, ALL_ROLES),
+    Endpoint("GET", "/api/v1/analytics/registry", analytics.registry, ALL_ROLES),
     Endpoint("GET", "/api/v1/outbox/lag", analytics.outbox, frozenset({Role.ADMIN, Role.AUDITOR})),
     Endpoint("GET", "/api/v1/audit", audit.listing, frozenset({Role.AUDITOR})),
     Endpoint("GET", "/api/v1/payments", payments.listing, PAYMENT_READERS),
@@ -50,6 +79,10 @@ ENDPOINTS = (
     Endpoint("GET", "/api/v1/payments/{payment_id}", payments.read, PAYMENT_READERS),
     Endpoint("POST", "/api/v1/payments/{payment_id}/cancel", payments.cancel, frozenset({Role.PROGRAM_OFFICER})),
     Endpoint("POST", "/api/v1/payments/{payment_id}/retry", payments.retry, frozenset({Role.PROGRAM_OFFICER})),
+    Endpoint("GET", "/api/v1/programs/{program_id}/cycles", cycles.listing, PAYMENT_READERS),
+    Endpoint("GET", "/api/v1/programs/{program_id}/cycles/{cycle}", cycles.read, PAYMENT_READERS),
+    # The payment provider's callback: its own bearer token, checked by the handler (dsrs.web.g2p).
+    Endpoint("POST", "/api/v1/g2p/disbursement/on-disburse", g2p.on_disburse, None),
     Endpoint("GET", "/api/v1/admin/dlq", dead_letters.listing, frozenset({Role.ADMIN})),
     Endpoint("POST", "/api/v1/admin/dlq/replay", dead_letters.replay_letters, frozenset({Role.ADMIN})),
 )

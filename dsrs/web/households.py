@@ -13,6 +13,7 @@ from dsrs.monitoring.tracing import current_traceparent
 from dsrs.registry.household import HouseholdFields, InvalidHousehold, parse_household
 from dsrs.registry.queries import PROGRAM_STATUSES, get_household, list_households
 from dsrs.registry.store import (
+    HouseholdInactive,
     HouseholdNotFound,
     Submission,
     VersionConflict,
@@ -80,6 +81,8 @@ async def replace(request: Request) -> Response:
             await record(connection, principal_of(request), entry)
     except HouseholdNotFound:
         return error(404, "no such household")
+    except HouseholdInactive:
+        return error(409, "the household is deactivated; reactivate it first", current_status="inactive")
     except VersionConflict as conflict:
         return error(409, "the household changed since you read it", current_version=conflict.current_version)
     return ApiResponse({"id": household_id, "version": recorded.version, **fields.model_dump()})

@@ -93,8 +93,17 @@ class AgentSpec:
 
 AGENTS = (
     AgentSpec("registry-intake", (topics.HOUSEHOLD_INTAKE,), Runtime.intake),
-    AgentSpec("eligibility", (topics.HOUSEHOLD_REGISTERED, topics.HOUSEHOLD_UPDATED), Runtime.eligibility),
-    AgentSpec("payment", (topics.ASSESSED_APPROVED,), Runtime.payment),
+    AgentSpec(
+        "eligibility",
+        (topics.HOUSEHOLD_REGISTERED, topics.HOUSEHOLD_UPDATED, topics.HOUSEHOLD_REACTIVATED),
+        Runtime.eligibility,
+    ),
+    # Decisions and departures: payments follow eligibility (dsrs.payment.scheduler).
+    AgentSpec(
+        "payment",
+        (topics.ASSESSED_APPROVED, topics.ASSESSED_DENIED, topics.HOUSEHOLD_DEACTIVATED),
+        Runtime.payment,
+    ),
     AgentSpec("payment-settlement", (topics.PROVIDER_SETTLEMENT,), Runtime.settlement),
     AgentSpec("payment-statement", (topics.PROVIDER_STATEMENT,), Runtime.statements),
     # Every dead-letter topic: the reprocess agent records each letter and its state (dsrs.recovery).

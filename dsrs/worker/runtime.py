@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import date
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -27,8 +28,10 @@ from dsrs.events.topics import PROVIDER_SETTLEMENT
 from dsrs.kafka.admin import ensure_topics
 from dsrs.outbox.relay import OutboxRelay
 from dsrs.payment.dispatcher import PaymentDispatcher
+from dsrs.payment.opening import CycleTerms, open_due_cycles
 from dsrs.payment.providers import create_provider
 from dsrs.payment.providers.base import PaymentProvider, ReportsSettlements
+from dsrs.payment.reconciliation import check_deadlines_now
 from dsrs.payment.scheduler import PaymentScheduler
 from dsrs.payment.settlement import SettlementHandler
 from dsrs.payment.statements import StatementHandler
@@ -93,7 +96,7 @@ class Runtime:
 
     async def _start_once(self) -> None:
         settings = self.settings
-        await ensure_topics(settings, settings.topic_partitions)
+        await ensure_topics(settings, settings.topic_partitions, compacted=self.tables.changelog_topics())
         producer = saga_producer(settings)
         await producer.start()
         self.producer = producer
@@ -133,7 +136,21 @@ class Runtime:
             settings.source_name,
             settings.payment_max_attempts,
             settings.payment_settlement_days,
+            settings.payment_send_ahead_days,
         )
+
+    @property
+    def cycle_terms(self) -> CycleTerms:
+        settings = self.settings
+        return CycleTerms(settings.payment_settlement_days, settings.payment_max_attempts, settings.source_name)
+
+    async def open_due_cycles(self) -> int:
+        """Open each program's cycles due within DSRS_PAYMENT_CYCLE_OPEN_DAYS; finish any left opening."""
+        days = self.settings.payment_cycle_open_days
+        return await open_due_cycles(self.saga_engine, self.programs, date.today(), days, self.cycle_terms)
+
+    async def check_deadlines(self) -> int:
+        return await check_deadlines_now(self.saga_engine)
 
     def settlement(self) -> SettlementHandler:
         return SettlementHandler(self.saga_engine, self.settings.source_name, self.settings.payment_retry_base_seconds)

@@ -1,6 +1,7 @@
 """The worker's background duties, for as long as it runs: the outbox relay (in a child process, or on
-this loop with its NOTIFY listener), payment dispatch, the simulated provider's settlement reports
-(only when it is the chosen provider), the KPI rollups and the state gauges."""
+this loop with its NOTIFY listener), payment dispatch, the provider's settlement reports (the simulator's,
+or G2P Connect status requests), opening payment cycles, the hourly deadline check, the KPI rollups and
+the state gauges."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from typing import Any
 
 from mode import Service
 
+from dsrs.db.processed_events import prune_processed_events
 from dsrs.events.topics import DEAD_LETTER_TOPICS
+from dsrs.monitoring.outages import install_outage_log, watch_outages
 from dsrs.outbox.relay import relay_woken_by_notify
 from dsrs.outbox.relay_process import RelayProcess
 from dsrs.streams.errors import is_transient
@@ -26,8 +29,12 @@ log = logging.getLogger(__name__)
 # How stale the Mongo rollups may be: each key is written at most this often, since every upsert costs
 # the store (and PostgreSQL behind FerretDB) CPU. The API's KPIs come from the worker's own tables.
 ROLLUP_SECONDS = 5.0
+# How often the claims past the dedupe window are looked for; while there are some, batches follow at once.
+PRUNE_SECONDS = 60.0
 # How soon a dead letter is retried after what it depended on changed (a worker restarted with new settings).
 LETTER_RETRY_SECONDS = 5.0
+# How often a worker looks for payment cycles to open: cycles open days ahead, a minute late is nothing.
+CYCLE_CHECK_SECONDS = 60.0
 
 
 async def run_until_stopped(
@@ -103,6 +110,34 @@ class WorkerService(Service):
         await self.runtime.start()
         if self.runtime.reports_settlements:
             await run_until_stopped("simulated provider", self.runtime.report_settlements, self._stopping)
+
+    @Service.task
+    async def _tell_broker_outages(self) -> None:
+        await watch_outages(install_outage_log(), self._stopping)
+
+    @Service.task
+    async def _prune_processed_events(self) -> None:
+        await self.runtime.start()
+        window_seconds = self.runtime.settings.dedupe_window_hours * 3600
+
+        async def prune() -> int:
+            async with self.runtime.saga_engine.begin() as connection:
+                return await prune_processed_events(connection, window_seconds)
+
+        await run_until_stopped("processed-events pruning", prune, self._stopping, idle_seconds=PRUNE_SECONDS)
+
+    @Service.task
+    async def _open_payment_cycles(self) -> None:
+        await self.runtime.start()
+        if self.runtime.settings.payment_cycle_auto_open:
+            step = self.runtime.open_due_cycles
+            await run_until_stopped("payment cycles", step, self._stopping, idle_seconds=CYCLE_CHECK_SECONDS)
+
+    @Service.task
+    async def _check_payment_deadlines(self) -> None:
+        await self.runtime.start()
+        every = self.runtime.settings.reconcile_every_seconds
+        await run_until_stopped("payment deadlines", self.runtime.check_deadlines, self._stopping, idle_seconds=every)
 
     @Service.task
     async def _retry_dead_letters(self) -> None:

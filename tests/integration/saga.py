@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -13,15 +14,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from pymongo import AsyncMongoClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from dsrs.analytics.rollups import TOTALS
 from dsrs.auth.local import issue_token
 from dsrs.auth.roles import Role
 from dsrs.db import migrations
 from dsrs.db.engine import create_engine
 from dsrs.events.topics import DEAD_LETTER_TOPICS
 from dsrs.kafka.lag import consumer_lag
+from dsrs.payment.queries import payments_by_status
 from dsrs.settings import Settings
 from dsrs.worker.agents import CONSUMED_TOPICS
 from dsrs_dev.bench.environment import isolated_settings
@@ -117,7 +121,9 @@ def isolated_worker(
     migrations.migrate(isolated)
     # Spans go to a file the tests can read: the worker is another process, out of an in-memory exporter's reach.
     tracing = {"DSRS_TRACING": "jsonl", "DSRS_TRACING_FILE": str(folder / "spans.jsonl")}
-    worker = SagaWorker(isolated, folder / "worker.log", {**tracing, **(extra_env or {})})
+    # Cycles open when a test says so: otherwise the day of the run would decide which payments exist.
+    cycles = {"DSRS_PAYMENT_CYCLE_AUTO_OPEN": "false"}
+    worker = SagaWorker(isolated, folder / "worker.log", {**tracing, **cycles, **(extra_env or {})})
     worker.start()
     try:
         yield worker
@@ -170,3 +176,40 @@ async def engine_of(worker: SagaWorker) -> AsyncIterator[AsyncEngine]:
         yield engine
     finally:
         await engine.dispose()
+
+
+async def postgres_kpis(engine: AsyncEngine) -> dict[str, int]:
+    """The KPIs as PostgreSQL's assessments and payments have them."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT decision, count(*) FROM eligibility_assessments GROUP BY decision "
+                "UNION ALL SELECT 'payments', count(*) FROM payments"
+            )
+        )
+        found = {name: int(count) for name, count in rows}
+    return {
+        "approved": found.get("approved", 0),
+        "denied": found.get("denied", 0),
+        "assessed": found.get("approved", 0) + found.get("denied", 0),
+        "payments_scheduled": found.get("payments", 0),
+    }
+
+
+async def mongo_kpis(settings: Settings) -> dict[str, int]:
+    """The rollups in the MongoDB-protocol store, added up the way a dashboard would."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_url)
+    try:
+        totals: dict[str, int] = defaultdict(int)
+        async for document in client[settings.mongo_database][TOTALS].find({}):
+            for metric, value in document["metrics"].items():
+                totals[metric] += value["count"]
+    finally:
+        await client.close()
+    return {metric: totals[metric] for metric in ("approved", "denied", "assessed", "payments_scheduled")}
+
+
+async def payment_statuses(engine: AsyncEngine) -> dict[str, int]:
+    """How many payments are in each state that has any."""
+    async with engine.connect() as connection:
+        return {status: count for status, count in (await payments_by_status(connection)).items() if count}

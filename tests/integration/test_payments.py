@@ -34,7 +34,7 @@ from dsrs_dev.partner import publish_intake
 from dsrs_dev.stack.manager import Stack
 from dsrs_dev.synthetic import household_fields, intake_message, synthetic_intake
 from tests.integration.conftest import run_dsrs
-from tests.integration.saga import SagaWorker, engine_of, eventually, isolated_worker, settled
+from tests.integration.saga import SagaWorker, engine_of, eventually, isolated_worker, payment_statuses, settled
 
 pytestmark = pytest.mark.integration
 
@@ -62,12 +62,6 @@ async def engine(worker: SagaWorker) -> AsyncIterator[AsyncEngine]:
         yield engine
 
 
-async def _statuses(engine: AsyncEngine) -> dict[str, int]:
-    async with engine.connect() as connection:
-        rows = await connection.execute(text("SELECT status, count(*) FROM payments GROUP BY status"))
-        return {status: int(count) for status, count in rows}
-
-
 async def test_every_payment_completes_or_fails_after_its_last_retry(worker: SagaWorker, engine: AsyncEngine) -> None:
     settings = worker.settings
     messages = list(synthetic_intake(300, ("R01", "R02", "R03", "R04"), seed=21, invalid_share=0.0))
@@ -78,7 +72,7 @@ async def test_every_payment_completes_or_fails_after_its_last_retry(worker: Sag
     def finished(statuses: dict[str, int]) -> bool:
         return sum(statuses.values()) > 0 and not statuses.keys() & {"scheduled", "sent"}
 
-    statuses = await eventually(lambda: _statuses(engine), finished)
+    statuses = await eventually(lambda: payment_statuses(engine), finished)
     assert statuses.get("completed", 0) > 0
     async with engine.connect() as connection:
         unfinished_failures = await connection.scalar(
@@ -130,7 +124,7 @@ async def test_metrics_show_what_was_processed(worker: SagaWorker, engine: Async
     async with worker.client(Role.ADMIN) as admin:
 
         async def scrape() -> tuple[dict[str, float], dict[str, int]]:
-            return _samples((await admin.get("/metrics")).text), await _statuses(engine)
+            return _samples((await admin.get("/metrics")).text), await payment_statuses(engine)
 
         # The state gauges refresh every few seconds, and earlier tests may have just added payments:
         # wait until the gauges show every status as the database has it.

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from typing import Any
@@ -17,12 +16,10 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
-from pymongo import AsyncMongoClient
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dsrs.analytics.rollups import TOTALS
 from dsrs.auth.roles import Role
 from dsrs.db.engine import create_engine
 from dsrs.db.schema import analytics_counters, eligibility_assessments, households, payments, processed_events
@@ -33,7 +30,15 @@ from dsrs.settings import Settings
 from dsrs_dev.partner import publish_intake
 from dsrs_dev.stack.manager import Stack
 from dsrs_dev.synthetic import IntakeMessage, household_fields, intake_message, synthetic_intake
-from tests.integration.saga import SagaWorker, assert_saga_consistent, eventually, isolated_worker, settled
+from tests.integration.saga import (
+    SagaWorker,
+    assert_saga_consistent,
+    eventually,
+    isolated_worker,
+    mongo_kpis,
+    postgres_kpis,
+    settled,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -106,36 +111,6 @@ async def _summary(worker: SagaWorker) -> dict[str, Any]:
     return summary
 
 
-async def _postgres_kpis(engine: AsyncEngine) -> dict[str, int]:
-    async with engine.connect() as connection:
-        rows = await connection.execute(
-            text(
-                "SELECT decision, count(*) FROM eligibility_assessments GROUP BY decision "
-                "UNION ALL SELECT 'payments', count(*) FROM payments"
-            )
-        )
-        found = {name: int(count) for name, count in rows}
-    return {
-        "approved": found.get("approved", 0),
-        "denied": found.get("denied", 0),
-        "assessed": found.get("approved", 0) + found.get("denied", 0),
-        "payments_scheduled": found.get("payments", 0),
-    }
-
-
-async def _mongo_kpis(settings: Settings) -> dict[str, int]:
-    """The rollups in the MongoDB-protocol store, added up the way a dashboard would."""
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_url)
-    try:
-        totals: dict[str, int] = defaultdict(int)
-        async for document in client[settings.mongo_database][TOTALS].find({}):
-            for metric, value in document["metrics"].items():
-                totals[metric] += value["count"]
-    finally:
-        await client.close()
-    return {metric: totals[metric] for metric in ("approved", "denied", "assessed", "payments_scheduled")}
-
-
 async def test_households_in_through_intake_and_api(
     worker: SagaWorker,
     saga_settings: Settings,
@@ -174,10 +149,10 @@ async def test_households_in_through_intake_and_api(
         assert headers["dsrs-dlq-original-topic"] == saga_settings.topic(HOUSEHOLD_INTAKE)
 
     summary = await _summary(worker)
-    expected = await _postgres_kpis(saga_engine)
+    expected = await postgres_kpis(saga_engine)
     assert {k: summary[k] for k in ("assessed", "approved", "denied", "payments_scheduled")} == expected
     # The rollups are written a moment after the counts: they coalesce.
-    assert await eventually(lambda: _mongo_kpis(saga_settings), lambda kpis: kpis == expected) == expected
+    assert await eventually(lambda: mongo_kpis(saga_settings), lambda kpis: kpis == expected) == expected
 
 
 async def test_redelivered_intake_changes_nothing(
@@ -242,7 +217,7 @@ async def test_crossing_the_income_threshold_changes_the_decision(
     fields = {
         name: (float(value) if isinstance(value, Decimal) else value)
         for name, value in household._mapping.items()
-        if name not in ("id", "version", "status", "created_at", "updated_at")
+        if name not in ("id", "version", "status", "status_reason", "created_at", "updated_at")
     }
     richer = {**fields, "monthly_income": 5000.0}
     async with worker.client(Role.REGISTRAR) as client:
@@ -295,8 +270,11 @@ async def test_every_api_write_is_in_the_append_only_audit_trail(worker: SagaWor
 
 async def test_faust_table_pages_are_not_served(worker: SagaWorker) -> None:
     async with worker.client(Role.ADMIN) as client:
-        for path in ("/table/analytics-totals", "/router/", "/"):
+        for path in ("/table/analytics-totals", "/router/"):
             assert (await client.get(path)).status_code == 404
+        # The root is the live page's, not Faust's index.
+        root = await client.get("/")
+        assert (root.status_code, root.headers["location"]) == (302, "/ui/")
 
 
 async def test_personal_data_stays_out_of_logs_and_dead_letter_reasons(

@@ -30,5 +30,5 @@ def test_a_provider_that_settles_through_its_own_integration_is_not_asked_to_rep
 
 def test_an_unknown_provider_is_refused_with_the_known_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DSRS_PAYMENT_PROVIDER", "bank-x")
-    with pytest.raises(UnknownProvider, match="'bank-x': expected one of simulated"):
+    with pytest.raises(UnknownProvider, match="'bank-x': expected one of g2p-connect, simulated"):
         create_provider(load_settings(), ENGINE)

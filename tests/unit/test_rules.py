@@ -1,6 +1,7 @@
 """The rules engine itself: loading and checking program files, evaluating CEL, explaining decisions."""
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -293,3 +294,32 @@ def test_records_can_be_indexed_and_searched_as_well_as_dotted() -> None:
     searched = program(rules=rule("params.regions.exists(r, r == household.region)"))
     assert assess(searched, household(region="R02")).decision == "approved"
     assert assess(searched, household(region="R03")).decision == "denied"
+
+
+def test_a_schedule_replaces_payment_day() -> None:
+    without_day = {key: value for key, value in document().items() if key != "payment_day"}
+    schedule = {"day": 12, "every_months": 3, "first_cycle": "2026-02", "join_open_cycle": True}
+    loaded = parse_program({**without_day, "schedule": schedule}, "test.yaml")
+    assert (loaded.payment_day, loaded.schedule.every_months, loaded.schedule.join_open_cycle) == (12, 3, True)
+    assert program().schedule.every_months == 1
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        (None, "schedule: expected either schedule"),
+        ({"day": 29}, "schedule.day: expected a whole number from 1 to 28"),
+        ({"day": 1, "every_months": 0}, "schedule.every_months: expected a whole number from 1 to 12"),
+        ({"day": 1, "first_cycle": "2026-13"}, "schedule.first_cycle: expected text matching"),
+        ({"day": 1, "join_open_cycle": "yes"}, "schedule.join_open_cycle: expected true or false"),
+        ({"day": 1, "weekly": True}, "schedule: unknown key(s) weekly"),
+    ],
+)
+def test_a_bad_schedule_is_refused(schedule: dict[str, Any] | None, expected: str) -> None:
+    source = {key: value for key, value in document().items() if key != "payment_day"}
+    if schedule is not None:
+        source["schedule"] = schedule
+    with pytest.raises(ProgramError, match=re.escape(expected)):
+        parse_program(source, "test.yaml")
+    with pytest.raises(ProgramError, match="not both"):
+        parse_program({**document(), "schedule": {"day": 1}}, "test.yaml")

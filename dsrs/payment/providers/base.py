@@ -17,6 +17,8 @@ class PaymentOrder:
     currency: str
     # One key per attempt: a resubmission of the same attempt (after a crash) must not pay twice.
     idempotency_key: str
+    # Whom to pay: a provider resolves the household to its account (G2P Connect: the payee's financial address).
+    household_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)

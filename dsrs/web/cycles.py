@@ -1,0 +1,42 @@
+"""/api/v1/programs/{id}/cycles: each payment cycle's state, and its payments' count and total by status."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dsrs.payment.cycle_reads import cycles
+from dsrs.rules import Program, parse_cycle
+from dsrs.web.context import started_runtime
+from dsrs.web.responses import ApiResponse, error
+from dsrs.worker.runtime import Runtime
+
+
+def _program(runtime: Runtime, request: Request) -> Program | None:
+    wanted = request.path_params["program_id"]
+    return next((program for program in runtime.programs if program.id == wanted), None)
+
+
+async def listing(request: Request) -> Response:
+    runtime = await started_runtime(request)
+    program = _program(runtime, request)
+    if program is None:
+        return error(404, "no such program")
+    async with runtime.engine.connect() as connection:
+        items = await cycles(connection, program)
+    return ApiResponse({"program_id": program.id, "items": items})
+
+
+async def read(request: Request) -> Response:
+    runtime = await started_runtime(request)
+    program = _program(runtime, request)
+    if program is None:
+        return error(404, "no such program")
+    cycle = request.path_params["cycle"]
+    try:
+        parse_cycle(cycle)
+    except ValueError:
+        return error(404, "no such cycle: cycles are named YYYY-MM")
+    async with runtime.engine.connect() as connection:
+        found = await cycles(connection, program, cycle)
+    return ApiResponse(found[0]) if found else error(404, "no such cycle")
