@@ -45,11 +45,11 @@ def _sum_increments(
     for fact in facts:
         for increment in fact.increments:
             total = totals[(fact.program_id, fact.region, increment.metric)]
-            total[0] += 1
+            total[0] += increment.count
             total[1] += increment.amount
             for granularity, start in fact.windows:
                 window = windows[(granularity, start, fact.program_id, fact.region, increment.metric)]
-                window[0] += 1
+                window[0] += increment.count
                 window[1] += increment.amount
     return totals, windows
 

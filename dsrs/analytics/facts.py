@@ -29,6 +29,8 @@ _COUNTS: dict[str, tuple[tuple[str, bool], ...]] = {
     topics.PAYMENT_COMPLETED: (("payments_completed", True),),
     topics.PAYMENT_FAILED: (("payments_failed", False),),
     topics.PAYMENT_CANCELLED: (("payments_cancelled", False),),
+    # No new payment: the scheduled amount changes by the difference (fact_of).
+    topics.PAYMENT_AMENDED: (("payments_scheduled", True),),
 }
 COUNTED_EVENT_TYPES = tuple(_COUNTS)
 
@@ -37,6 +39,7 @@ COUNTED_EVENT_TYPES = tuple(_COUNTS)
 class Increment:
     metric: str
     amount: Decimal
+    count: int = 1
 
 
 @dataclass
@@ -76,5 +79,11 @@ def fact_of(envelope: Envelope) -> Fact:
     if envelope.type == topics.PAYMENT_FAILED and not data.get("final", True):
         # A failed attempt that will be retried is not a failed payment (yet).
         counts = ()
+    if envelope.type == topics.PAYMENT_AMENDED:
+        try:
+            change = amount - Decimal(str(data.get("previous_amount") or "0"))
+        except InvalidOperation:
+            raise InvalidEvent("data.previous_amount: not a number") from None
+        return Fact(envelope.event_id, program_id, region, envelope.time, (Increment("payments_scheduled", change, 0),))
     increments = tuple(Increment(metric, amount if with_amount else Decimal(0)) for metric, with_amount in counts)
     return Fact(envelope.event_id, program_id, region, envelope.time, increments)

@@ -29,3 +29,9 @@ def test_only_a_final_failure_counts_as_a_failed_payment() -> None:
 def test_an_event_analytics_does_not_count_is_refused() -> None:
     with pytest.raises(InvalidEvent, match="does not count"):
         fact_of(new_envelope("payment.sent", "h", {"program_id": "cash", "region": "R01"}, "t"))
+
+
+def test_an_amended_payment_changes_the_scheduled_amount_by_the_difference_and_counts_no_new_payment() -> None:
+    data = {"program_id": "cash", "region": "R01", "amount": "45.00", "previous_amount": "60.00"}
+    [increment] = fact_of(new_envelope("payment.amended", "p1", data, "test")).increments
+    assert (increment.metric, increment.amount, increment.count) == ("payments_scheduled", Decimal("-15.00"), 0)
