@@ -1,8 +1,8 @@
 """The live page in a real browser (Debian's chromium, headless, through chromedriver) against a real worker.
 
 A small saga runs first; then the page, signed in as each role, must show what the API and PostgreSQL
-hold, draw as many bars and points as there is data, show operations only to the roles the API lets
-read them, and never show a household's personal fields. `make browser` installs the browser.
+hold, draw as many bars and points as there is data, show operations and payment cycles only to the roles
+the API lets read them, and never show a household's personal fields. `make browser` installs the browser.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ import re
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
@@ -34,6 +36,7 @@ from dsrs.settings import Settings
 from dsrs_dev.partner import publish_intake
 from dsrs_dev.stack.manager import Stack
 from dsrs_dev.synthetic import synthetic_intake
+from tests.integration.conftest import run_dsrs
 from tests.integration.saga import SagaWorker, engine_of, eventually, isolated_worker, settled
 
 pytestmark = pytest.mark.integration
@@ -156,6 +159,43 @@ def payment_bars(browser: WebDriver, chart: str) -> list[list[dict[str, Any]]]:
         ]
         for bar in browser.find_elements(By.CSS_SELECTOR, f"#{chart} .bar")
     ]
+
+
+def shown_cycle(browser: WebDriver, program_id: str) -> dict[str, tuple[int, Decimal]]:
+    """The current cycle's figures for a program as the page holds them: payments and their amount."""
+    return {
+        figure.get_attribute("data-key") or "": (
+            int(figure.get_attribute("data-count") or -1),
+            Decimal(figure.get_attribute("data-amount") or "NaN"),
+        )
+        for figure in browser.find_elements(By.CSS_SELECTOR, f'#cycles-panel [data-program="{program_id}"] dd')
+    }
+
+
+def cycle_figures(cycle: dict[str, Any]) -> dict[str, tuple[int, Decimal]]:
+    """What the panel must show for a cycle of the cycles API."""
+
+    def of(*statuses: str) -> tuple[int, Decimal]:
+        parts = [cycle["by_status"][status] for status in statuses]
+        return sum(part["count"] for part in parts), sum((Decimal(part["amount"]) for part in parts), Decimal(0))
+
+    return {
+        "entitled": (cycle["count"], Decimal(cycle["total"])),
+        "paid": of("completed"),
+        "failed": of("failed"),
+        "outstanding": of("scheduled", "sent"),
+        "cancelled": of("cancelled"),
+    }
+
+
+def current_cycle(worker: SagaWorker, program_id: str) -> dict[str, Any]:
+    """The program's newest opened cycle, from the API now (synchronous: read inside a browser wait)."""
+    response = httpx.get(
+        f"{worker.base_url}/api/v1/programs/{program_id}/cycles",
+        headers={"Authorization": f"Bearer {token(worker, Role.AUDITOR)}"},
+    )
+    response.raise_for_status()
+    return next(cycle for cycle in response.json()["items"] if cycle["state"] != "not_opened")
 
 
 async def api(worker: SagaWorker, role: Role, path: str) -> Any:
@@ -307,6 +347,37 @@ async def test_an_auditor_reads_the_outbox_but_not_the_dead_letters(
     assert "Only admins may read the dead letters" in browser.find_element(By.ID, "dead-letters").text
 
 
+async def test_the_current_cycle_shows_what_the_cycles_api_holds(
+    worker: SagaWorker, saga: int, browser: WebDriver, tmp_path: Path
+) -> None:
+    summary = await api(worker, Role.AUDITOR, "/api/v1/analytics/summary")
+    opened, *others = sorted(summary["by_program"])
+    assert others, "a program without an opened cycle should be on the page too"
+    for program_id in [opened, *others]:
+        assert await api(worker, Role.AUDITOR, f"/api/v1/programs/{program_id}/cycles") is not None
+    result = run_dsrs("payments", "cycle", "open", opened, env=worker.env)
+    assert result.returncode == 0, result.stderr
+    assert current_cycle(worker, opened)["count"] > 0, "the saga's approvals are entitled"
+
+    for role in (Role.PROGRAM_OFFICER, Role.AUDITOR):  # the roles the cycles API allows
+        open_page(browser, worker, role)
+        # Compared with a fresh answer each time: payments may move on while the page refreshes.
+        wait(browser, lambda: shown_cycle(browser, opened) == cycle_figures(current_cycle(worker, opened)))
+        cycle = current_cycle(worker, opened)
+        block = browser.find_element(By.CSS_SELECTOR, f'#cycles-panel [data-program="{opened}"]')
+        assert block.get_attribute("data-cycle") == cycle["cycle"]
+        assert f"Cycle {cycle['cycle']}, due " in block.text
+        for label in ("Entitled", "Paid", "Failed", "Outstanding", "Cancelled"):  # words, not colour alone
+            assert label in block.text
+        entitled = block.find_element(By.CSS_SELECTOR, "dd[data-key=entitled]")
+        assert re.sub(r"\D", "", entitled.text.splitlines()[0]) == str(cycle["count"])  # formatted, the same
+        for program_id in others:
+            other = browser.find_element(By.CSS_SELECTOR, f'#cycles-panel [data-program="{program_id}"]')
+            assert "No cycle opened yet" in other.text
+            assert other.find_elements(By.TAG_NAME, "dd") == []
+    screenshot(browser, tmp_path / "cycles.png")
+
+
 async def test_a_registrar_does_not_see_operations(
     worker: SagaWorker, saga: int, browser: WebDriver, tmp_path: Path
 ) -> None:
@@ -314,6 +385,9 @@ async def test_a_registrar_does_not_see_operations(
     assert not browser.find_element(By.ID, "operations").is_displayed()
     assert browser.find_elements(By.CSS_SELECTOR, "#dead-letters-table") == []
     assert browser.find_element(By.CSS_SELECTOR, "#totals dd[data-key=assessed]").text  # the KPIs are for everyone
+    # Nor payment cycles: the panel says so, with no figures.
+    assert "may not read payment cycles" in browser.find_element(By.ID, "cycles-panel").text
+    assert browser.find_elements(By.CSS_SELECTOR, "#cycles-panel .cycle") == []
     screenshot(browser, tmp_path / "registrar.png")
 
 

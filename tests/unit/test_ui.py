@@ -78,3 +78,12 @@ def test_the_token_is_read_from_the_fragment_and_never_put_in_a_query(client: Te
 
 def test_the_api_still_wants_a_token(client: TestClient) -> None:
     assert client.get("/api/v1/analytics/summary").status_code == 401
+
+
+def test_the_current_cycle_is_read_from_the_cycles_api_and_says_when_it_may_not(client: TestClient) -> None:
+    html = client.get("/ui/").text
+    assert 'id="cycles-panel"' in html
+    script = client.get("/ui/ui.js").text
+    assert "api/v1/programs/${encodeURIComponent(programId)}/cycles" in script
+    assert "may not read payment cycles" in script
+    assert "No cycle opened yet" in script

@@ -12,11 +12,22 @@ const PAYMENT_OUTCOMES = [
   ["payments_cancelled", "cancelled"],
 ];
 const FORBIDDEN = Symbol("forbidden");
+// A cycle's figures: the payment statuses each adds up ("entitled" is the API's count and total).
+const CYCLE_FIGURES = [
+  ["entitled", "Entitled", null],
+  ["paid", "Paid", ["completed"]],
+  ["failed", "Failed", ["failed"]],
+  ["outstanding", "Outstanding", ["scheduled", "sent"]],
+  ["cancelled", "Cancelled", ["cancelled"]],
+];
+const CYCLE_STATES = { open: "open", opening: "opening: its payments are being created" };
 
 const count = new Intl.NumberFormat();
 const percent = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 1 });
 const money = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 const clock = new Intl.DateTimeFormat(undefined, { timeStyle: "medium" });
+// A due date is a calendar day (YYYY-MM-DD, read as UTC midnight): shown in UTC so that it stays that day.
+const day = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeZone: "UTC" });
 const WINDOW_FORMATS = {
   minute: new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" }),
   hour: new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }),
@@ -224,6 +235,76 @@ function drawWindows(granularity, points) {
   chart.replaceChildren(figure);
 }
 
+// The current cycle: per program, its newest opened cycle and its payments by outcome.
+
+// Amounts come as decimal strings: added in cents, so that a sum is exact.
+function cents(amount) {
+  return Math.round(Number(amount) * 100);
+}
+
+function cycleCard(list, key, label, paymentCount, amountCents, currency) {
+  const term = element("dt", label);
+  const figure = element("dd", count.format(paymentCount));
+  const amount = (amountCents / 100).toFixed(2);
+  figure.dataset.key = key;
+  figure.dataset.count = String(paymentCount);
+  figure.dataset.amount = amount;
+  figure.append(element("span", `${money.format(Number(amount))} ${currency}`.trim(), "amount"));
+  const pair = element("div", null, "card");
+  pair.append(term, figure);
+  list.append(pair);
+}
+
+function drawCycle(programId, listing) {
+  const block = element("article", null, "cycle");
+  block.dataset.program = programId;
+  block.append(element("h3", programId));
+  if (listing === null) {
+    block.append(element("p", "This worker does not pay this program.", "note"));
+    return block;
+  }
+  // Newest first; a cycle that only holds approvals' payments has not opened and is not current.
+  const current = listing.items.find((cycle) => cycle.state !== "not_opened");
+  if (!current) {
+    block.append(element("p", "No cycle opened yet.", "empty"));
+    return block;
+  }
+  block.dataset.cycle = current.cycle;
+  const state = CYCLE_STATES[current.state] || current.state;
+  block.append(element("p", `Cycle ${current.cycle}, due ${day.format(new Date(current.due_date))}; ${state}.`));
+  const list = element("dl", null, "cards");
+  for (const [key, label, statuses] of CYCLE_FIGURES) {
+    const parts = statuses ? statuses.map((status) => current.by_status[status]) : [];
+    const paymentCount = statuses ? parts.reduce((sum, part) => sum + part.count, 0) : current.count;
+    const amount = statuses ? parts.reduce((sum, part) => sum + cents(part.amount), 0) : cents(current.total);
+    cycleCard(list, key, label, paymentCount, amount, current.currency || "");
+  }
+  block.append(list);
+  return block;
+}
+
+function drawCycles(programs, listings) {
+  const panel = document.getElementById("cycles-panel");
+  if (listings === FORBIDDEN) {
+    panel.replaceChildren(element("p", "Your role may not read payment cycles.", "note"));
+    return;
+  }
+  if (!programs.length) {
+    panel.replaceChildren(element("p", "No program has assessed a household yet.", "empty"));
+    return;
+  }
+  panel.replaceChildren(...programs.map((programId, i) => drawCycle(programId, listings[i])));
+}
+
+// One listing per program, or FORBIDDEN when the token's roles may not read cycles.
+async function readCycles(programs) {
+  if (state.cycles === FORBIDDEN) return FORBIDDEN;
+  const listings = await Promise.all(
+    programs.map((programId) => api(`api/v1/programs/${encodeURIComponent(programId)}/cycles`)),
+  );
+  return listings.includes(FORBIDDEN) ? FORBIDDEN : listings;
+}
+
 // Operations: shown only to the roles the API lets read them.
 
 function drawOutbox(lag) {
@@ -342,7 +423,7 @@ async function lookUp(event) {
 // Polling
 
 // A route that answered 403 is not asked again: the token's roles do not change.
-const state = { polls: 0, stopped: false, lag: undefined, deadLetters: undefined };
+const state = { polls: 0, stopped: false, lag: undefined, deadLetters: undefined, cycles: undefined };
 
 function report(problem) {
   if (problem instanceof SignedOut) {
@@ -364,12 +445,17 @@ async function poll() {
     state.lag === FORBIDDEN ? Promise.resolve(FORBIDDEN) : api("api/v1/outbox/lag"),
     readDeadLetters ? api("api/v1/admin/dlq") : Promise.resolve(state.deadLetters),
   ]);
+  // The programs are the summary's: the cycles are read for those it counts.
+  const programs = Object.keys(summary.by_program).sort();
+  const cycles = await readCycles(programs);
   state.polls += 1;
   state.deadLetters = deadLetters;
   state.lag = lag;
+  state.cycles = cycles;
   drawTotals(summary, registry);
   drawApproval("chart-approval-program", summary.by_program);
   drawPayments("chart-payments-program", summary.by_program);
+  drawCycles(programs, cycles);
   drawApproval("chart-approval-region", summary.by_region);
   drawPayments("chart-payments-region", summary.by_region);
   drawWindows(windows.granularity, windows.points);
