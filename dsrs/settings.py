@@ -36,6 +36,12 @@ class Settings(BaseSettings):
 
     env: Environment = Environment.LOCAL
     kafka_url: str = Field(default="kafka://127.0.0.1:9092", description="Faust broker URL, kafka://host:port")
+    kafka_reconnect_backoff_max_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="Longest wait between attempts to reach a broker that refused; doubles up to it",
+    )
     database_url: str = Field(
         default="postgresql+asyncpg://postgres@127.0.0.1:5432/dsrs",
         description="SQLAlchemy URL of the PostgreSQL system of record",

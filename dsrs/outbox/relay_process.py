@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dsrs.db.engine import create_engine
 from dsrs.events.producer import saga_producer
+from dsrs.kafka.reconnect import RECONNECT_BACKOFF_INITIAL_SECONDS, install_reconnect_backoff
 from dsrs.monitoring.heap import freeze_startup_heap
 from dsrs.monitoring.logs import logging_config
 from dsrs.monitoring.metrics import OUTBOX_PUBLISHED
@@ -142,6 +143,7 @@ def run_child(build_relay: RelayFactory) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     install_scrubbing()
     outage_log = install_outage_log()
+    install_reconnect_backoff(RECONNECT_BACKOFF_INITIAL_SECONDS, settings.kafka_reconnect_backoff_max_seconds)
     config = logging_config(settings.log_level, settings.log_format == "json", stream="ext://sys.stderr")
     if config is None:
         logging.basicConfig(

@@ -1,4 +1,4 @@
-"""The one place DSRS touches faust-streaming's and mode's private names.
+"""The one place DSRS touches faust-streaming's and mode's private names, and lists aiokafka's it relies on.
 
 DSRS pins faust-streaming >=0.15.3,<0.16 and relies on a few of its private attributes and methods, and on a
 copy of one of them (`Consumer._drain_messages`). Faust may change any of them in any release without
@@ -25,6 +25,7 @@ from typing import Any, cast
 
 import faust
 import faust.streams
+from aiokafka.client import AIOKafkaClient
 from faust.transport.consumer import CONSUMER_FETCHING, RecordMap
 from faust.transport.consumer import Consumer as FaustConsumer
 from faust.transport.drivers import aiokafka
@@ -191,6 +192,7 @@ PRIVATE_ATTRIBUTES: tuple[tuple[type, str], ...] = (
     (faust.Stream, "_on_stream_event_in"),
     (faust.Stream, "_finalized"),
     (faust.Topic, "_queue"),
+    (AIOKafkaClient, "_conns"),  # by dsrs.kafka.reconnect
 )
 # Methods called or overridden above, with the parameters relied upon.
 PRIVATE_METHODS: tuple[PrivateMethod, ...] = (
@@ -200,6 +202,7 @@ PRIVATE_METHODS: tuple[PrivateMethod, ...] = (
     PrivateMethod(aiokafka.Consumer, "_add_gap", ("self", "tp", "offset_from", "offset_to"), True),
     PrivateMethod(faust.Stream, "_channel_stop_iteration", ("self", "channel"), False),
     PrivateMethod(faust.App, "_new_transport", ("self",), False),
+    PrivateMethod(AIOKafkaClient, "_get_conn", ("self", "node_id", "group", "no_hint"), True),  # wrapped, likewise
 )
 # Public names the classes above add to Faust's: Faust must not define them itself.
 HOOK_NAMES: tuple[tuple[type, str], ...] = (
@@ -261,18 +264,22 @@ def _source(code: type | Callable[..., object]) -> str:
 
 
 def _is_set_on_instances(owner: type, name: str) -> bool:
-    """Whether `name` is a class attribute of `owner` or assigned to `self` in Faust's or mode's code of it."""
+    """Whether `name` is a class attribute of `owner` or assigned to `self` in the library's code of it."""
     if hasattr(owner, name):
         return True
     assignment = re.compile(rf"\bself\.{re.escape(name)}\s*(:[^=\n]*)?=(?!=)")
     return any(
-        assignment.search(_source(cls)) for cls in owner.__mro__ if cls.__module__.split(".", 1)[0] in ("faust", "mode")
+        assignment.search(_source(cls))
+        for cls in owner.__mro__
+        if cls.__module__.split(".", 1)[0] in ("faust", "mode", "aiokafka")
     )
 
 
 def _method_problems(method: PrivateMethod) -> list[str]:
     name = _qualified(method.owner, method.name)
     function = getattr(method.owner, method.name, None)
+    # Checked is the library's own method, not DSRS's wrapper of it (dsrs.kafka.reconnect).
+    function = None if function is None else inspect.unwrap(function)
     if function is None:
         return [name]
     try:

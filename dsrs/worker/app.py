@@ -11,6 +11,7 @@ from faust.types import TransportT
 from mode import ServiceT
 from starlette.types import ASGIApp
 
+from dsrs.kafka.reconnect import RECONNECT_BACKOFF_INITIAL_SECONDS, install_reconnect_backoff
 from dsrs.monitoring.heap import measure_gc_pauses
 from dsrs.monitoring.logs import logging_config
 from dsrs.monitoring.outages import install_outage_log
@@ -61,6 +62,7 @@ WebAppFactory = Callable[[Runtime], ASGIApp]
 def create_app(settings: Settings, web_app: WebAppFactory | None = None) -> faust.App:
     install_scrubbing()
     install_outage_log()
+    install_reconnect_backoff(RECONNECT_BACKOFF_INITIAL_SECONDS, settings.kafka_reconnect_backoff_max_seconds)
     measure_gc_pauses()
     configure_tracing(settings.tracing, settings.app_id, settings.tracing_otlp_endpoint, settings.tracing_file)
     # Faust makes only the last folder of its datadir; on a fresh machine its parents do not exist yet.

@@ -28,7 +28,7 @@ from dsrs.kafka.lag import consumer_lag
 from dsrs.payment.queries import payments_by_status
 from dsrs.settings import Settings
 from dsrs.worker.agents import CONSUMED_TOPICS
-from dsrs_dev.bench.environment import isolated_settings
+from dsrs_dev.bench.environment import delete_topics_of, isolated_settings
 from dsrs_dev.saga_status import SagaStatus, saga_status
 from dsrs_dev.stack.manager import Stack
 from dsrs_dev.worker_process import WorkerProcess, worker_env
@@ -129,6 +129,7 @@ def isolated_worker(
         yield worker
     finally:
         worker.stop()
+        delete_topics_of(isolated)
         stack.postgres.drop_database(database)
 
 

@@ -29,9 +29,10 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def scratch_settings(stack: Stack, settings: Settings) -> Settings:
     """A database of its own, so that migrating down and up again disturbs no other test."""
-    scratch = with_database(settings, "dsrs_test_migrations")
-    stack.postgres.ensure_database(urlsplit(settings.database_url).username or "postgres", "dsrs_test_migrations")
-    return scratch
+    # Named after the tests' database, so that two checkouts' test runs on one stack stay apart.
+    database = f"{urlsplit(settings.database_url).path.strip('/')}_migrations"
+    stack.postgres.ensure_database(urlsplit(settings.database_url).username or "postgres", database)
+    return with_database(settings, database)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from dsrs.kafka.lag import consumer_lag
 from dsrs.rules import active_programs, load_programs
 from dsrs.settings import Settings
 from dsrs.worker.agents import CONSUMED_TOPICS
-from dsrs_dev.bench.environment import isolated_database, isolated_settings, start_workers
+from dsrs_dev.bench.environment import delete_topics_of, isolated_database, isolated_settings, start_workers
 from dsrs_dev.partner import publish_intake
 from dsrs_dev.saga_status import saga_status
 from dsrs_dev.stack.kafka import KafkaCluster
@@ -47,12 +47,15 @@ def deployment(
     """A database, topics and consumer group of its own, and `workers` workers on them."""
     with isolated_database(stack, settings, "dsrs_scale") as database:
         own = isolated_settings(settings, database, folder / "worker-0", tag=f"test-{uuid.uuid4().hex[:8]}")
-        running = start_workers(own, workers, folder, extra_env or {})
         try:
-            yield own, running
+            running = start_workers(own, workers, folder, extra_env or {})
+            try:
+                yield own, running
+            finally:
+                for worker in running:
+                    worker.stop()
         finally:
-            for worker in running:
-                worker.stop()
+            delete_topics_of(own)
 
 
 def _intake(seed: int) -> list[IntakeMessage]:

@@ -5,7 +5,10 @@ Used by the benchmark (and the integration tests) so that a run measures only it
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from dsrs.db import migrations
+from dsrs.kafka.admin import delete_deployment_topics
 from dsrs.settings import Settings
 from dsrs_dev.stack.manager import Stack
 from dsrs_dev.worker_process import WorkerProcess, worker_env
@@ -52,6 +56,25 @@ def isolated_database(stack: Stack, settings: Settings, prefix: str = "dsrs_iso"
         yield database
     finally:
         stack.postgres.drop_database(database)
+
+
+def delete_topics_of(settings: Settings) -> None:
+    """Delete an isolated deployment's topics, from inside an event loop or outside one. A failure is told on
+    stderr, not raised: a broker that went away meanwhile must not hide a run's figures or a test's outcome."""
+    failure: list[BaseException] = []
+
+    def delete() -> None:
+        try:
+            asyncio.run(delete_deployment_topics(settings))
+        except Exception as error:
+            failure.append(error)
+
+    deleting = threading.Thread(target=delete, name="delete-topics")
+    deleting.start()
+    deleting.join()
+    if failure:
+        error = failure[0]
+        print(f"dsrs: could not delete the deployment's topics ({type(error).__name__}: {error})", file=sys.stderr)
 
 
 def start_workers(settings: Settings, count: int, folder: Path, extra_env: dict[str, str]) -> list[WorkerProcess]:

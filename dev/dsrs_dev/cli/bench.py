@@ -20,11 +20,16 @@ from tqdm import tqdm
 from dsrs.auth.local import issue_token
 from dsrs.auth.roles import Role
 from dsrs.db.engine import create_engine
-from dsrs.kafka.admin import delete_deployment_topics
 from dsrs.rules import active_programs, load_programs
 from dsrs.settings import Settings, load_settings
 from dsrs_dev.bench.api import ApiLatency, fill, lookups, pages, sample_ids
-from dsrs_dev.bench.environment import isolated_database, isolated_settings, start_workers, with_database
+from dsrs_dev.bench.environment import (
+    delete_topics_of,
+    isolated_database,
+    isolated_settings,
+    start_workers,
+    with_database,
+)
 from dsrs_dev.bench.memory import MemoryWatch, memory_profile
 from dsrs_dev.bench.saga import (
     Results,
@@ -116,15 +121,7 @@ def deployment(name: str, workers: int) -> Iterator[tuple[Stack, Settings, list[
                 for worker in running:
                     worker.stop()
         finally:
-            _delete_topics(settings)
-
-
-def _delete_topics(settings: Settings) -> None:
-    try:
-        asyncio.run(delete_deployment_topics(settings))
-    except Exception as error:
-        # The figures are what the user came for; a broker that went away meanwhile must not hide them.
-        click.echo(f"dsrs: could not delete the deployment's topics ({type(error).__name__}: {error})", err=True)
+            delete_topics_of(settings)
 
 
 @click.group()
