@@ -74,6 +74,9 @@ class Settings(BaseSettings):
         default=DEFAULT_REGIONS, description="Region codes the registry accepts, comma-separated"
     )
     programs_dir: Path = Field(default=DEFAULT_PROGRAMS_DIR, description="Folder of program files (YAML)")
+    reassessment_page_size: int = Field(
+        default=1000, ge=10, le=20000, description="Households a re-assessment decides per transaction"
+    )
     source_name: str = Field(default="dsrs", description="The `source` of the events this deployment emits")
     app_id: str = Field(default="dsrs", pattern=r"^[A-Za-z0-9._-]+$", description="Faust app id: consumer group")
     topic_prefix: str = Field(

@@ -123,6 +123,10 @@ eligibility_assessments = Table(
     Column("rule_results", JSONB, nullable=False),
     Column("source_event_id", UUID(as_uuid=True), nullable=False),
     Column("assessed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The exact program content decided under (program_versions.content_sha256); none before 0011.
+    Column("program_sha256", String(64)),
+    # Set when the assessment was made by a re-assessment of the registry, not by a change of the household.
+    Column("reassessment_id", UUID(as_uuid=True)),
     CheckConstraint(f"decision IN {DECISIONS}", name="decision_known"),
     # One assessment of one household version under one policy version: a redelivery adds nothing.
     UniqueConstraint(
@@ -307,6 +311,90 @@ dlq_replays = Table(
     PrimaryKeyConstraint("dlq_topic", "partition", "dlq_offset"),
 )
 
+
+# Each program version as deployed, never changed: what an assessment made under it can be replayed with.
+program_versions = Table(
+    "program_versions",
+    metadata,
+    Column("program_id", String(64), nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("content_sha256", String(64), nullable=False),
+    Column("deployed_by", Text, nullable=False),
+    Column("deployed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("effective_from", DateTime(timezone=True), nullable=False),
+    # Set once, when the version became the one deciding (at or after effective_from).
+    Column("activated_at", DateTime(timezone=True)),
+    PrimaryKeyConstraint("program_id", "version"),
+    Index("ix_program_versions_content_sha256", "content_sha256"),
+)
+
+# A program as a whole: retired means no new assessments and no new payments, whatever its versions.
+programs = Table(
+    "programs",
+    metadata,
+    Column("program_id", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("retired_at", DateTime(timezone=True)),
+    Column("retired_by", Text),
+)
+
+# The eligibility facts of each household version, without personal data: what a decision rested on,
+# kept after the household changes so that the decision can be replayed.
+household_facts = Table(
+    "household_facts",
+    metadata,
+    Column("household_id", UUID(as_uuid=True), nullable=False),
+    Column("household_version", Integer, nullable=False),
+    Column("facts", JSONB, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("household_id", "household_version"),
+)
+
+# Each household's newest decision per program (newest household version, then newest assessment):
+# what "currently eligible" counts, and what a re-assessment compares with.
+current_decisions = Table(
+    "current_decisions",
+    metadata,
+    Column("household_id", UUID(as_uuid=True), nullable=False),
+    Column("program_id", String(64), nullable=False),
+    Column("assessment_id", UUID(as_uuid=True), nullable=False),
+    Column("household_version", Integer, nullable=False),
+    Column("policy_version", String(32), nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("benefit_amount", Numeric(14, 2)),
+    Column("assessed_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("household_id", "program_id"),
+    Index("ix_current_decisions_program_id_decision", "program_id", "decision"),
+)
+
+# Superseded: a newer version of the program activated before it finished.
+REASSESSMENT_STATUSES = ("running", "finished", "superseded")
+
+# A re-assessment of the whole registry under a newly active version; its cursor makes it resumable.
+reassessments = Table(
+    "reassessments",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("program_id", String(64), nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("status", String(16), nullable=False, server_default="running"),
+    # Households are walked in id order; the last one done, and the pass (a second pass picks up any
+    # household registered under the old version while the first ran).
+    Column("cursor", UUID(as_uuid=True)),
+    Column("pass_number", Integer, nullable=False, server_default="1"),
+    Column("total", Integer, nullable=False, server_default="0"),
+    Column("done", Integer, nullable=False, server_default="0"),
+    Column("approved_to_denied", Integer, nullable=False, server_default="0"),
+    Column("denied_to_approved", Integer, nullable=False, server_default="0"),
+    Column("benefit_changed", Integer, nullable=False, server_default="0"),
+    Column("failed", Integer, nullable=False, server_default="0"),
+    Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("finished_at", DateTime(timezone=True)),
+    UniqueConstraint("program_id", "version"),
+    CheckConstraint(f"status IN {REASSESSMENT_STATUSES}", name="status_known"),
+)
 
 # Exact analytics counts, changed in the same transaction that records the event as processed,
 # so a redelivered event never counts twice. Faust tables and the Mongo rollups mirror them.

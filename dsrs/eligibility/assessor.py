@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Numeric, Text, cast
+from sqlalchemy import Column, Numeric
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dsrs.db.bulk import arrays, insert_arrays
 from dsrs.db.schema import DECISIONS, eligibility_assessments
+from dsrs.eligibility.records import store_assessments
 from dsrs.events import topics
 from dsrs.events.envelope import InvalidEvent, decode_envelope_of, new_envelope
 from dsrs.events.ids import new_uuid
@@ -21,28 +21,11 @@ from dsrs.events.incoming import Incoming
 from dsrs.monitoring.metrics import ELIGIBILITY_DECISIONS
 from dsrs.monitoring.trace_context import TRACEPARENT
 from dsrs.outbox.writer import OutgoingEvent, add_events
+from dsrs.programs.catalog import ProgramCatalog
 from dsrs.rules import Assessment, Program, assess
 from dsrs.streams.errors import PermanentError
 from dsrs.streams.processing import Decoded, claimed, event_id_of
 
-ASSESSMENT_COLUMNS = (
-    "id",
-    "household_id",
-    "household_version",
-    "program_id",
-    "policy_version",
-    "decision",
-    "score",
-    "benefit_amount",
-    "rule_results",
-    "source_event_id",
-)
-INSERT_ASSESSMENT = (
-    insert_arrays(eligibility_assessments, ASSESSMENT_COLUMNS)
-    .on_conflict_do_nothing(constraint="uq_eligibility_assessments_once_per_version")
-    # As text, the form its id was made in (dsrs.events.ids).
-    .returning(cast(eligibility_assessments.c.id, Text).label("id"))
-)
 # A reactivated household carries the same facts as an update, at a new version.
 HOUSEHOLD_EVENTS = (topics.HOUSEHOLD_REGISTERED, topics.HOUSEHOLD_UPDATED, topics.HOUSEHOLD_REACTIVATED)
 
@@ -78,6 +61,60 @@ def check_fits_columns(assessment: Assessment) -> None:
             raise PermanentError(f"{name} {value:g} does not fit {column.table.name}.{column.name}")
 
 
+@dataclass(slots=True)
+class Assessed:
+    """The household version an assessment is of."""
+
+    household_id: uuid.UUID
+    version: int
+    region: object
+    traceparent: str | None
+
+
+def assessment_record(
+    household: Assessed,
+    program: Program,
+    assessment: Assessment,
+    cause_id: str,
+    source: str,
+    reassessment_id: str | None = None,
+) -> tuple[dict[str, Any], OutgoingEvent]:
+    """The assessment's row, and the event that tells it, for dsrs.eligibility.records.store_assessments."""
+    assessment_id = new_uuid()
+    row = {
+        "id": assessment_id,
+        "household_id": household.household_id,
+        "household_version": household.version,
+        "program_id": program.id,
+        "policy_version": program.version,
+        "program_sha256": program.content_sha256,
+        "decision": assessment.decision,
+        "score": assessment.score,
+        "benefit_amount": assessment.benefit_amount,
+        "rule_results": assessment.rule_results_json(),
+        # Canonical text (dsrs.events.envelope.canonical_uuid), as PostgreSQL reads it: the event that caused
+        # the assessment, or the re-assessment that made it.
+        "source_event_id": cause_id,
+        "reassessment_id": reassessment_id,
+    }
+    data = {
+        "assessment_id": assessment_id,
+        "household_id": str(household.household_id),
+        "household_version": household.version,
+        "program_id": program.id,
+        "policy_version": program.version,
+        "decision": assessment.decision,
+        "score": assessment.score,
+        "benefit_amount": None if assessment.benefit_amount is None else str(assessment.benefit_amount),
+        "currency": program.currency,
+        "region": household.region,
+        "failed_rules": [r.rule_id for r in assessment.rule_results if not r.passed],
+    }
+    topic = decision_topic(assessment)
+    envelope = new_envelope(topic, str(household.household_id), data, source)
+    return row, OutgoingEvent(topic, envelope, household.traceparent)
+
+
 def decision_topic(assessment: Assessment) -> str:
     return topics.ASSESSED_APPROVED if assessment.decision == "approved" else topics.ASSESSED_DENIED
 
@@ -85,11 +122,11 @@ def decision_topic(assessment: Assessment) -> str:
 class EligibilityHandler:
     consumer = "eligibility"
 
-    def __init__(self, engine: AsyncEngine, programs: Sequence[Program], source: str) -> None:
+    def __init__(self, engine: AsyncEngine, catalog: ProgramCatalog, source: str) -> None:
         self.engine = engine
-        self.programs = list(programs)
+        self.catalog = catalog
         self.source = source
-        for program in self.programs:
+        for program in catalog.current.values():
             for decision in DECISIONS:
                 ELIGIBILITY_DECISIONS.labels(program=program.id, decision=decision)
 
@@ -111,54 +148,28 @@ class EligibilityHandler:
 
     async def _assess(self, batch: Sequence[Decoded[HouseholdChanged]]) -> Counter[tuple[str, str]]:
         async with claimed(self.engine, self.consumer, (d.item for d in batch), event_id_of) as (connection, changes):
+            # Read in this transaction: once a version's activation is committed, no batch decides under an older one.
+            programs = (await self.catalog.active(connection)).values()
             rows: list[dict[str, Any]] = []
             events: list[OutgoingEvent] = []
+            facts = [
+                {"household_id": change.household_id, "household_version": change.version, "facts": change.facts}
+                for change in changes
+            ]
             for change in changes:
-                for program in self.programs:
+                for program in programs:
                     assessment = assess(program, change.facts)
                     check_fits_columns(assessment)
-                    row, event = self._record(change, program, assessment)
+                    row, event = assessment_record(
+                        Assessed(change.household_id, change.version, change.facts.get("region"), change.traceparent),
+                        program,
+                        assessment,
+                        cause_id=change.event_id,
+                        source=self.source,
+                    )
                     rows.append(row)
                     events.append(event)
-            if not rows:
-                return Counter()
             # A re-assessment of the same household version under the same policy adds nothing.
-            columns = arrays(eligibility_assessments, rows, ASSESSMENT_COLUMNS)
-            inserted = await connection.execute(INSERT_ASSESSMENT, columns)
-            stored = {row.id for row in inserted}
+            stored = await store_assessments(connection, rows, facts)
             await add_events(connection, [e for row, e in zip(rows, events, strict=True) if row["id"] in stored])
         return Counter((row["program_id"], row["decision"]) for row in rows if row["id"] in stored)
-
-    def _record(
-        self, change: HouseholdChanged, program: Program, assessment: Assessment
-    ) -> tuple[dict[str, Any], OutgoingEvent]:
-        assessment_id = new_uuid()
-        row = {
-            "id": assessment_id,
-            "household_id": change.household_id,
-            "household_version": change.version,
-            "program_id": program.id,
-            "policy_version": program.version,
-            "decision": assessment.decision,
-            "score": assessment.score,
-            "benefit_amount": assessment.benefit_amount,
-            "rule_results": assessment.rule_results_json(),
-            # The event id is canonical text (dsrs.events.envelope.canonical_uuid), as PostgreSQL reads it.
-            "source_event_id": change.event_id,
-        }
-        data = {
-            "assessment_id": assessment_id,
-            "household_id": str(change.household_id),
-            "household_version": change.version,
-            "program_id": program.id,
-            "policy_version": program.version,
-            "decision": assessment.decision,
-            "score": assessment.score,
-            "benefit_amount": None if assessment.benefit_amount is None else str(assessment.benefit_amount),
-            "currency": program.currency,
-            "region": change.facts.get("region"),
-            "failed_rules": [r.rule_id for r in assessment.rule_results if not r.passed],
-        }
-        topic = decision_topic(assessment)
-        envelope = new_envelope(topic, str(change.household_id), data, self.source)
-        return row, OutgoingEvent(topic, envelope, change.traceparent)

@@ -26,6 +26,9 @@ PROVIDER_STATEMENT = "payment.provider.statement"
 # every count of one program and region is owned by one partition, and so by one table partition.
 # The outbox relay writes it (bundles of KPI events, see dsrs.analytics.bundle).
 ANALYTICS_BY_PROGRAM_REGION = "dsrs.analytics.by-program-region"
+# A program version became the one deciding; a program stopped (no new assessments, no new payments).
+PROGRAM_VERSION_ACTIVATED = "program.version.activated"
+PROGRAM_RETIRED = "program.retired"
 
 SAGA_TOPICS = (
     HOUSEHOLD_INTAKE,
@@ -45,6 +48,8 @@ SAGA_TOPICS = (
     PROVIDER_SETTLEMENT,
     PROVIDER_STATEMENT,
     ANALYTICS_BY_PROGRAM_REGION,
+    PROGRAM_VERSION_ACTIVATED,
+    PROGRAM_RETIRED,
 )
 
 

@@ -17,6 +17,11 @@ AGENT_EVENTS_PROCESSED = Counter("dsrs_agent_events_processed", "Events an agent
 AGENT_EVENTS_FAILED = Counter("dsrs_agent_events_failed", "Events an agent sent to its dead-letter topic", ["agent"])
 AGENT_RETRIES = Counter("dsrs_agent_retries", "Transient failures an agent retried", ["agent"])
 ELIGIBILITY_DECISIONS = Counter("dsrs_eligibility_decisions", "Eligibility assessments stored", ["program", "decision"])
+REASSESSED = Counter(
+    "dsrs_reassessed_households", "Households re-assessed under a newly active program version", ["program", "change"]
+)
+# Must stay zero: a stored assessment that its stored program version and facts no longer reproduce.
+REPLAY_MISMATCHES = Counter("dsrs_assessment_replay_mismatches", "Explained assessments not reproduced", ["program"])
 PAYMENTS_BY_STATUS = Gauge("dsrs_payments", "Payments in each state", ["status"])
 OUTBOX_PENDING = Gauge("dsrs_outbox_pending_events", "Outbox events not yet published")
 OUTBOX_OLDEST_AGE = Gauge("dsrs_outbox_oldest_pending_age_seconds", "Age of the oldest unpublished outbox event")

@@ -5,7 +5,7 @@ that left has them cancelled (dsrs.payment.follow)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import aliased
 
-from dsrs.db.schema import eligibility_assessments, households, payment_cycles, payments
+from dsrs.db.schema import eligibility_assessments, households, payment_cycles, payments, programs
 from dsrs.dlq.causes import PROGRAMS
 from dsrs.events import topics
 from dsrs.events.envelope import Envelope, InvalidEvent, decode_envelope_of
@@ -27,6 +27,7 @@ from dsrs.outbox.writer import OutgoingEvent, add_events
 from dsrs.payment.cycle import approval_cycles
 from dsrs.payment.events import payment_with_region, scheduled_event
 from dsrs.payment.follow import Decided, amend, cancel_denied, cancel_households
+from dsrs.programs.catalog import ProgramCatalog
 from dsrs.rules import Program
 from dsrs.streams.errors import PermanentError
 from dsrs.streams.processing import Decoded, claimed, event_id_of
@@ -111,14 +112,14 @@ class PaymentScheduler:
     def __init__(
         self,
         engine: AsyncEngine,
-        programs: Sequence[Program],
+        catalog: ProgramCatalog,
         source: str,
         max_attempts: int = 5,
         settlement_days: int = 5,
         send_ahead_days: int = 0,
     ) -> None:
         self.engine = engine
-        self.programs = {program.id: program for program in programs}
+        self.catalog = catalog
         self.source = source
         self.max_attempts = max_attempts
         self.settlement_days = timedelta(days=settlement_days)
@@ -162,20 +163,28 @@ class PaymentScheduler:
             raise InvalidEvent("data.benefit_amount: an approval must carry a positive amount")
         return decision
 
-    def _program(self, program_id: str) -> Program:
-        try:
-            return self.programs[program_id]
-        except KeyError:
-            raise PermanentError(f"program {program_id!r} is not configured on this worker", PROGRAMS) from None
+    async def _check_deployed(self, connection: AsyncConnection, program_ids: set[str]) -> None:
+        """Programs decided under but not current are retired (nothing more is scheduled), or unknown."""
+        if not program_ids:
+            return
+        deployed = set(
+            await connection.scalars(select(programs.c.program_id).where(programs.c.program_id.in_(program_ids)))
+        )
+        unknown = sorted(program_ids - deployed)
+        if unknown:
+            raise PermanentError(f"program {unknown[0]!r} is not deployed", PROGRAMS)
 
     async def handle(self, batch: Sequence[Decoded[Change]]) -> None:
         async with claimed(self.engine, self.consumer, (d.item for d in batch), event_id_of) as (connection, fresh):
             # A household's newest decision per program in the batch stands: by household version, since
             # approvals and denials come on two topics and a batch mixes them in no particular order.
             latest: dict[tuple[uuid.UUID, str], Decision] = {}
+            # Read in this transaction, as eligibility does: a retired program schedules nothing more.
+            current = await self.catalog.active(connection)
+            decided = {change.program_id for change in fresh if isinstance(change, Decision)}
+            await self._check_deployed(connection, decided - current.keys())
             for change in fresh:
                 if isinstance(change, Decision):
-                    self._program(change.program_id)
                     key = (change.household_id, change.program_id)
                     if key not in latest or change.household_version >= latest[key].household_version:
                         latest[key] = change
@@ -185,18 +194,20 @@ class PaymentScheduler:
             leavers = list(dict.fromkeys(c.household_id for c in fresh if isinstance(c, Deactivation)))
             events = await amend(connection, [_decided(d) for d in approvals], self.source)
             events += await cancel_denied(connection, [_decided(d) for d in denials], self.source)
-            events += await self._schedule(connection, approvals)
+            events += await self._schedule(connection, [a for a in approvals if a.program_id in current], current)
             events += await cancel_households(connection, leavers, self.source)
             await add_events(connection, events)
 
-    async def _schedule(self, connection: AsyncConnection, approvals: Sequence[Decision]) -> list[OutgoingEvent]:
+    async def _schedule(
+        self, connection: AsyncConnection, approvals: Sequence[Decision], current: Mapping[str, Program]
+    ) -> list[OutgoingEvent]:
         if not approvals:
             return []
         today = date.today()
         opened = await self._opened(connection, {a.program_id for a in approvals}, today)
         rows: list[dict[str, Any]] = []
         for approval in approvals:
-            schedule = self._program(approval.program_id).schedule
+            schedule = current[approval.program_id].schedule
             for cycle, due in approval_cycles(
                 schedule, today, opened.get(approval.program_id, {}), self.send_ahead_days
             ):

@@ -10,7 +10,14 @@ Expressions run in CEL, never Python `eval`, and see only the household fields l
 from dsrs.rules.engine import Assessment, Decision, RuleResult, assess
 from dsrs.rules.errors import ProgramError, RuleEvaluationError
 from dsrs.rules.facts import HOUSEHOLD_FIELDS, household_facts
-from dsrs.rules.loader import DEFAULT_PROGRAMS_DIR, active_programs, load_program, load_programs, parse_program
+from dsrs.rules.loader import (
+    DEFAULT_PROGRAMS_DIR,
+    active_programs,
+    load_program,
+    load_programs,
+    parse_program,
+    program_from_text,
+)
 from dsrs.rules.program import Benefit, Program, Rule, Score, Variable
 from dsrs.rules.schedule import Schedule, parse_cycle
 
@@ -35,4 +42,5 @@ __all__ = [
     "load_programs",
     "parse_cycle",
     "parse_program",
+    "program_from_text",
 ]

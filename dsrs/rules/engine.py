@@ -26,15 +26,16 @@ class RuleResult:
     description: str
     passed: bool
     # What the rule read, so a reader of the record can see why: derived values (variables, score)
-    # by name and household fields as `household.<field>`. Never personal data: rules cannot see it.
-    values: Mapping[str, Value] = field(default_factory=dict)
+    # by name, household fields as `household.<field>` and the program's parameters as `params.<key>`.
+    # Never personal data: rules cannot see it.
+    values: Mapping[str, Value | list[Value]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, JSONValue]:
         return {
             "rule_id": self.rule_id,
             "description": self.description,
             "passed": self.passed,
-            "values": dict(self.values),
+            "values": {name: list(value) if isinstance(value, list) else value for name, value in self.values.items()},
         }
 
 
@@ -135,13 +136,14 @@ def _rules(program: Program, derived: _Derived) -> tuple[RuleResult, ...]:
         passed = _evaluate(program, rule.id, rule.expression, derived.context)
         if not isinstance(passed, bool):
             raise RuleEvaluationError(program.id, rule.id, f"returned {type(passed).__name__}, expected bool")
-        results.append(RuleResult(rule.id, rule.description, passed, _read_by(rule.expression, derived)))
+        results.append(RuleResult(rule.id, rule.description, passed, _read_by(program, rule.expression, derived)))
     return tuple(results)
 
 
-def _read_by(expression: Expression, derived: _Derived) -> dict[str, Value]:
-    fields, names = _reads(expression)
-    read = {label: derived.facts[name] for label, name in fields}
+def _read_by(program: Program, expression: Expression, derived: _Derived) -> dict[str, Value | list[Value]]:
+    fields, names, params = _reads(expression)
+    read: dict[str, Value | list[Value]] = {label: derived.facts[name] for label, name in fields}
+    read.update((label, program.params[key]) for label, key in params)
     if "score" in expression.names and derived.score is not None:
         read["score"] = derived.score
     read.update((name, derived.variables[name]) for name in names if name in derived.variables)
@@ -149,12 +151,16 @@ def _read_by(expression: Expression, derived: _Derived) -> dict[str, Value]:
 
 
 @functools.cache
-def _reads(expression: Expression) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
-    """The household fields (labelled) and the names a rule reads, in the order its result lists them.
+def _reads(
+    expression: Expression,
+) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """The household fields (labelled), the names and the params (labelled) a rule reads, in the order its
+    result lists them.
 
     Worked out once per expression, rather than sorted again for every rule of every household."""
     fields = tuple((f"household.{name}", name) for name in sorted(expression.fields))
-    return fields, tuple(sorted(expression.names))
+    params = tuple((f"params.{key}", key) for key in sorted(expression.params))
+    return fields, tuple(sorted(expression.names)), params
 
 
 def _benefit(program: Program, derived: _Derived) -> Decimal:

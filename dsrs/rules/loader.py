@@ -75,11 +75,16 @@ def active_programs(programs: Iterable[Program]) -> list[Program]:
 
 
 def load_program(path: Path) -> Program:
+    return program_from_text(path.read_text(encoding="utf-8"), str(path))
+
+
+def program_from_text(content: str, origin: str) -> Program:
+    """A program from the text of a program file; `origin` names the source in error messages."""
     try:
-        document = _parse_yaml(path.read_text(encoding="utf-8"))
+        document = _parse_yaml(content)
     except yaml.YAMLError as error:
-        raise ProgramError(f"{path}: not valid YAML: {error}") from None
-    return parse_program(document, str(path))
+        raise ProgramError(f"{origin}: not valid YAML: {error}") from None
+    return parse_program(document, origin)
 
 
 def parse_program(document: object, origin: str) -> Program:

@@ -79,6 +79,8 @@ class Program:
     benefit: Benefit
     # The file the program came from, so that messages can point at it.
     origin: str = field(default="", compare=False)
+    # The SHA-256 of the deployed content it was read from: what assessments made under it point to.
+    content_sha256: str = field(default="", compare=False)
 
     @property
     def payment_day(self) -> int:

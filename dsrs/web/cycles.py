@@ -14,7 +14,7 @@ from dsrs.worker.runtime import Runtime
 
 def _program(runtime: Runtime, request: Request) -> Program | None:
     wanted = request.path_params["program_id"]
-    return next((program for program in runtime.programs if program.id == wanted), None)
+    return runtime.catalog.current.get(wanted)
 
 
 async def listing(request: Request) -> Response:

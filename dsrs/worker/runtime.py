@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -23,6 +23,7 @@ from dsrs.analytics.rollups import MongoRollups
 from dsrs.db.engine import create_engine
 from dsrs.dlq.publisher import DeadLetterPublisher
 from dsrs.eligibility.assessor import EligibilityHandler
+from dsrs.eligibility.reassessment import Reassessor
 from dsrs.events.producer import saga_producer
 from dsrs.events.topics import PROVIDER_SETTLEMENT
 from dsrs.kafka.admin import ensure_topics
@@ -35,11 +36,13 @@ from dsrs.payment.reconciliation import check_deadlines_now
 from dsrs.payment.scheduler import PaymentScheduler
 from dsrs.payment.settlement import SettlementHandler
 from dsrs.payment.statements import StatementHandler
+from dsrs.programs.catalog import ProgramCatalog
+from dsrs.programs.deploy import activate_due, deploy_files, program_files
 from dsrs.recovery.contexts import deployment_contexts
 from dsrs.recovery.reprocess import DeadLetterHandler
 from dsrs.recovery.retrier import LetterRetrier
 from dsrs.registry.intake import IntakeHandler
-from dsrs.rules import Program, active_programs, load_programs
+from dsrs.rules import program_from_text
 from dsrs.settings import Settings
 from dsrs.streams.errors import is_transient
 from dsrs.tables.analytics import AnalyticsTables
@@ -52,11 +55,14 @@ class Runtime:
     def __init__(self, settings: Settings, tables: AnalyticsTables) -> None:
         self.settings = settings
         self.tables = tables
-        # Loaded now, so that a broken program file stops the worker before it consumes anything.
-        self.programs: list[Program] = active_programs(load_programs(settings.programs_dir))
+        # Read now, so that a broken program file stops the worker before it consumes anything; deployed
+        # (if new) when the runtime starts. What decides is the catalog: the versions deployed and active.
+        self.shipped_programs = program_files(settings.programs_dir)
+        self.catalog = ProgramCatalog()
+        shipped = [program_from_text(content, str(path)) for path, content in self.shipped_programs]
         # What dead letters depended on: a letter whose cause's fingerprint differs from this is retried.
         self.contexts = deployment_contexts(
-            settings.regions, [(program.id, program.version) for program in self.programs], __version__
+            settings.regions, [(program.id, program.version) for program in shipped], __version__
         )
         self._lock: asyncio.Lock | None = None
         self._started = False
@@ -111,6 +117,11 @@ class Runtime:
         self.dispatcher = PaymentDispatcher(
             self.saga_engine, self.provider, settings.source_name, settings.payment_send_ahead_days
         )
+        async with self.saga_engine.begin() as connection:
+            deployed_by = f"worker {settings.app_id} ({settings.programs_dir})"
+            now = datetime.now(UTC)
+            await deploy_files(connection, self.shipped_programs, deployed_by, now, settings.source_name)
+            await self.catalog.active(connection)
         self._started = True
 
     async def stop(self) -> None:
@@ -126,13 +137,25 @@ class Runtime:
         return IntakeHandler(self.saga_engine, self.settings.regions, self.settings.source_name)
 
     def eligibility(self) -> EligibilityHandler:
-        return EligibilityHandler(self.saga_engine, self.programs, self.settings.source_name)
+        return EligibilityHandler(self.saga_engine, self.catalog, self.settings.source_name)
+
+    def reassessor(self) -> Reassessor:
+        return Reassessor(
+            self.saga_engine, self.catalog, self.settings.source_name, self.settings.reassessment_page_size
+        )
+
+    async def activate_due_programs(self) -> int:
+        """Activate the program versions whose effective time has come; refresh the catalog."""
+        async with self.saga_engine.begin() as connection:
+            activated = await activate_due(connection, datetime.now(UTC), self.settings.source_name)
+            await self.catalog.active(connection)
+        return len(activated)
 
     def payment(self) -> PaymentScheduler:
         settings = self.settings
         return PaymentScheduler(
             self.saga_engine,
-            self.programs,
+            self.catalog,
             settings.source_name,
             settings.payment_max_attempts,
             settings.payment_settlement_days,
@@ -147,7 +170,8 @@ class Runtime:
     async def open_due_cycles(self) -> int:
         """Open each program's cycles due within DSRS_PAYMENT_CYCLE_OPEN_DAYS; finish any left opening."""
         days = self.settings.payment_cycle_open_days
-        return await open_due_cycles(self.saga_engine, self.programs, date.today(), days, self.cycle_terms)
+        programs = list(self.catalog.current.values())
+        return await open_due_cycles(self.saga_engine, programs, date.today(), days, self.cycle_terms)
 
     async def check_deadlines(self) -> int:
         return await check_deadlines_now(self.saga_engine)

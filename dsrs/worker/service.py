@@ -1,6 +1,7 @@
 """The worker's background duties, for as long as it runs: the outbox relay (in a child process, or on
 this loop with its NOTIFY listener), payment dispatch, the provider's settlement reports (the simulator's,
-or G2P Connect status requests), opening payment cycles, the hourly deadline check, the KPI rollups and
+or G2P Connect status requests), activating program versions and re-assessing the registry under them,
+opening payment cycles, the hourly deadline check, the KPI rollups and
 the state gauges."""
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ ROLLUP_SECONDS = 5.0
 PRUNE_SECONDS = 60.0
 # How soon a dead letter is retried after what it depended on changed (a worker restarted with new settings).
 LETTER_RETRY_SECONDS = 5.0
+# How often a worker activates program versions whose effective time has come, and refreshes its catalog.
+PROGRAM_CHECK_SECONDS = 2.0
 # How often a worker looks for payment cycles to open: cycles open days ahead, a minute late is nothing.
 CYCLE_CHECK_SECONDS = 60.0
 
@@ -125,6 +128,17 @@ class WorkerService(Service):
                 return await prune_processed_events(connection, window_seconds)
 
         await run_until_stopped("processed-events pruning", prune, self._stopping, idle_seconds=PRUNE_SECONDS)
+
+    @Service.task
+    async def _activate_programs(self) -> None:
+        await self.runtime.start()
+        step = self.runtime.activate_due_programs
+        await run_until_stopped("program activation", step, self._stopping, idle_seconds=PROGRAM_CHECK_SECONDS)
+
+    @Service.task
+    async def _reassess(self) -> None:
+        await self.runtime.start()
+        await run_until_stopped("re-assessment", self.runtime.reassessor().step, self._stopping, idle_seconds=1.0)
 
     @Service.task
     async def _open_payment_cycles(self) -> None:

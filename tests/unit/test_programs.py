@@ -89,7 +89,7 @@ def test_cash_transfer_pmt_score_is_the_documented_weighted_sum(cash: Program) -
     assert assessment.score == pytest.approx(33.0)
     result = next(r for r in assessment.rule_results if r.rule_id == "pmt_score_at_or_below_cutoff")
     assert result.passed
-    assert result.values == {"score": pytest.approx(33.0)}
+    assert result.values == {"score": pytest.approx(33.0), "params.pmt_cutoff": 35.0}
 
 
 def test_cash_transfer_pmt_cutoff_is_inclusive(cash: Program) -> None:
@@ -120,7 +120,10 @@ def test_cash_transfer_denies_a_region_it_does_not_cover(cash: Program) -> None:
     assert assessment.decision == "denied"
     assert failed(assessment) == ["region_covered"]
     region_rule = next(r for r in assessment.rule_results if r.rule_id == "region_covered")
-    assert region_rule.values == {"household.region": "R09"}
+    assert region_rule.values == {
+        "household.region": "R09",
+        "params.covered_regions": ["R01", "R02", "R03", "R04", "R05", "R06"],
+    }
 
 
 def test_cash_transfer_benefit_is_capped(cash: Program) -> None:

@@ -132,8 +132,8 @@ def test_every_rule_is_evaluated_and_explained() -> None:
     assert assessment.decision == "denied"
     assert assessment.benefit_amount is None
     assert [(r.rule_id, r.passed) for r in assessment.rule_results] == [("poor", False), ("covered", False)]
-    assert assessment.rule_results[0].values == {"per_capita": 100.0}
-    assert assessment.rule_results[1].values == {"household.region": "R07"}
+    assert assessment.rule_results[0].values == {"per_capita": 100.0, "params.line": 50.0}
+    assert assessment.rule_results[1].values == {"household.region": "R07", "params.regions": ["R01", "R02"]}
     assert assessment.variables == {"per_capita": 100.0}
 
 
@@ -145,12 +145,17 @@ def test_to_json_is_plain_json() -> None:
     assert data["benefit_amount"] == "30.00"
     assert data["policy_version"] == "1"
     assert data["rule_results"] == [
-        {"rule_id": "poor", "description": "Below the line", "passed": True, "values": {"per_capita": 25.0}},
+        {
+            "rule_id": "poor",
+            "description": "Below the line",
+            "passed": True,
+            "values": {"per_capita": 25.0, "params.line": 50.0},
+        },
         {
             "rule_id": "covered",
             "description": "In a covered region",
             "passed": True,
-            "values": {"household.region": "R01"},
+            "values": {"household.region": "R01", "params.regions": ["R01", "R02"]},
         },
     ]
 
