@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dsrs.analytics.summary import CurrentEligibility
 from dsrs.db.schema import analytics_counters, analytics_windows
 from dsrs.tables.analytics import Counts, WindowRow
 
@@ -37,3 +38,18 @@ async def window_rows(connection: AsyncConnection, granularity: str, since: date
     return [
         WindowRow(granularity, start, program, region, counts) for (start, program, region), counts in windows.items()
     ]
+
+
+# Each active household's newest decision per program, for the programs that decide now (not retired).
+CURRENT_ELIGIBILITY = text(
+    "SELECT c.program_id, h.region, count(*) AS decided, count(*) FILTER (WHERE c.decision = 'approved') AS eligible "
+    "FROM current_decisions c JOIN households h ON h.id = c.household_id AND h.status = 'active' "
+    "JOIN programs p ON p.program_id = c.program_id AND p.retired_at IS NULL "
+    "GROUP BY c.program_id, h.region"
+)
+
+
+async def current_eligibility(connection: AsyncConnection) -> list[CurrentEligibility]:
+    """Per program and region, the active households decided and those eligible now."""
+    rows = await connection.execute(CURRENT_ELIGIBILITY)
+    return [CurrentEligibility(row.program_id, row.region, int(row.decided), int(row.eligible)) for row in rows]

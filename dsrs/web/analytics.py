@@ -8,7 +8,7 @@ from datetime import datetime
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dsrs.analytics.reads import totals_items, window_rows
+from dsrs.analytics.reads import current_eligibility, totals_items, window_rows
 from dsrs.analytics.summary import series, summarize
 from dsrs.analytics.windows import GRANULARITIES
 from dsrs.payment.queries import payments_by_status
@@ -22,7 +22,8 @@ async def summary(request: Request) -> Response:
     params = request.query_params
     async with runtime.engine.connect() as connection:
         totals = await totals_items(connection)
-    return ApiResponse(summarize(totals, params.get("program"), params.get("region")))
+        current = await current_eligibility(connection)
+    return ApiResponse(summarize(totals, params.get("program"), params.get("region"), current))
 
 
 async def windows(request: Request) -> Response:

@@ -179,6 +179,12 @@ async def test_a_new_version_flips_exactly_the_households_its_rules_say(
     )
     assert sorted(event["household_id"] for event in events) == sorted(expected_flips)
     assert {event["decision"] for event in events} == {"denied"}
+    # The summary tells households eligible now apart from decisions made.
+    async with worker.client(Role.AUDITOR) as client:
+        summary = (await client.get("/api/v1/analytics/summary", params={"program": "cash-transfer"})).json()
+    assert summary["households_eligible"] == len(now_approved)
+    assert summary["households_decided"] == len(active)
+    assert summary["approved"] > len(now_approved)
 
 
 async def test_deploying_the_same_version_again_changes_nothing(

@@ -1,6 +1,6 @@
 from datetime import UTC, datetime
 
-from dsrs.analytics.summary import series, summarize
+from dsrs.analytics.summary import CurrentEligibility, series, summarize
 from dsrs.analytics.windows import windows_of
 from dsrs.tables.analytics import WindowRow
 
@@ -55,3 +55,19 @@ def test_series_is_ordered_and_filtered() -> None:
     points = series(rows, "minute")
     assert [(p["window_start"], p["assessed"]) for p in points] == [(early, 3), (late, 2)]
     assert series(rows, "minute", since=late)[0]["assessed"] == 2
+
+
+def test_households_now_are_counted_apart_from_decisions_made() -> None:
+    # One household decided twice (a re-assessment denied it): two decisions made, one household, not eligible.
+    rows = [("cash|R01", counts(assessed=2, approved=1, denied=1))]
+    now = [CurrentEligibility("cash", "R01", decided=1, eligible=0), CurrentEligibility("cash", "R02", 3, 2)]
+
+    summary = summarize(rows, current=now)
+
+    assert (summary["assessed"], summary["approved"]) == (2, 1)
+    assert (summary["households_decided"], summary["households_eligible"]) == (4, 2)
+    assert summary["eligible_rate"] == 0.5
+    assert summary["by_region"]["R02"]["households_eligible"] == 2
+    assert summary["by_region"]["R02"]["assessed"] == 0
+    assert summarize(rows, region="R01", current=now)["households_eligible"] == 0
+    assert summarize([])["eligible_rate"] is None
