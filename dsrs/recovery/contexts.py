@@ -18,6 +18,11 @@ def deployment_contexts(regions: Iterable[str], programs: Iterable[tuple[str, st
         # Content never changes by itself: such letters are not retried on their own.
         CONTENT: "",
         REGIONS: _digest(regions),
-        PROGRAMS: _digest(f"{program_id}@{version}" for program_id, version in programs),
+        PROGRAMS: programs_fingerprint(programs),
         RELEASE: release,
     }
+
+
+def programs_fingerprint(programs: Iterable[tuple[str, str]]) -> str:
+    """The programs deciding now, by id and version."""
+    return _digest(f"{program_id}@{version}" for program_id, version in programs)

@@ -53,7 +53,7 @@ class DeadLetterHandler:
 
     def __init__(self, engine: AsyncEngine, contexts: Mapping[str, str]) -> None:
         self.engine = engine
-        self.contexts = dict(contexts)
+        self.contexts = contexts
         # Every series exists from the start, at zero: "nothing parked" shows as 0, not as no data.
         for cause in CAUSES:
             DLQ_LETTERS_PARKED.labels(cause=cause)

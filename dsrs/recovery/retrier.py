@@ -63,7 +63,8 @@ class LetterRetrier:
     ) -> None:
         self.engine = engine
         self.producer = producer
-        self.current = {"regions": contexts[REGIONS], "programs": contexts[PROGRAMS], "release": contexts[RELEASE]}
+        # Read at each step: the programs' fingerprint changes when a version activates (the worker's runtime).
+        self.contexts = contexts
         self.letters_per_step = letters_per_step
         for cause in CAUSES:
             DLQ_LETTERS_RETRIED.labels(cause=cause)
@@ -77,9 +78,15 @@ class LetterRetrier:
             DLQ_LETTERS_RECOVERED.inc(recovered)
         return await self._retry_due()
 
+    @property
+    def current(self) -> dict[str, str]:
+        contexts = self.contexts
+        return {"regions": contexts[REGIONS], "programs": contexts[PROGRAMS], "release": contexts[RELEASE]}
+
     async def _retry_due(self) -> int:
+        current = self.current
         async with self.engine.begin() as connection:
-            due = (await connection.execute(DUE, {**self.current, "limit": self.letters_per_step})).all()
+            due = (await connection.execute(DUE, {**current, "limit": self.letters_per_step})).all()
             if not due:
                 return 0
             deliveries = []
@@ -92,7 +99,7 @@ class LetterRetrier:
                 )
             # Recorded only once the broker has them all: a failure here retries them again, harmlessly.
             await asyncio.gather(*deliveries)
-            await connection.execute(MARK_RETRIED, {**self.current, **self.backoff, "ids": [r.letter_id for r in due]})
+            await connection.execute(MARK_RETRIED, {**current, **self.backoff, "ids": [r.letter_id for r in due]})
         for row in due:
             DLQ_LETTERS_RETRIED.labels(cause=row.cause).inc()
         return len(due)

@@ -21,6 +21,7 @@ from dsrs.analytics.counter import AnalyticsCounter
 from dsrs.analytics.mirror import KpiMirror
 from dsrs.analytics.rollups import MongoRollups
 from dsrs.db.engine import create_engine
+from dsrs.dlq.causes import PROGRAMS
 from dsrs.dlq.publisher import DeadLetterPublisher
 from dsrs.eligibility.assessor import EligibilityHandler
 from dsrs.eligibility.reassessment import Reassessor
@@ -38,7 +39,7 @@ from dsrs.payment.settlement import SettlementHandler
 from dsrs.payment.statements import StatementHandler
 from dsrs.programs.catalog import ProgramCatalog
 from dsrs.programs.deploy import activate_due, deploy_files, program_files
-from dsrs.recovery.contexts import deployment_contexts
+from dsrs.recovery.contexts import deployment_contexts, programs_fingerprint
 from dsrs.recovery.reprocess import DeadLetterHandler
 from dsrs.recovery.retrier import LetterRetrier
 from dsrs.registry.intake import IntakeHandler
@@ -122,6 +123,7 @@ class Runtime:
             now = datetime.now(UTC)
             await deploy_files(connection, self.shipped_programs, deployed_by, now, settings.source_name)
             await self.catalog.active(connection)
+        self._note_programs()
         self._started = True
 
     async def stop(self) -> None:
@@ -149,7 +151,14 @@ class Runtime:
         async with self.saga_engine.begin() as connection:
             activated = await activate_due(connection, datetime.now(UTC), self.settings.source_name)
             await self.catalog.active(connection)
+        self._note_programs()
         return len(activated)
+
+    def _note_programs(self) -> None:
+        """Dead letters that depended on the programs are retried once the versions deciding have changed."""
+        self.contexts[PROGRAMS] = programs_fingerprint(
+            (program.id, program.version) for program in self.catalog.current.values()
+        )
 
     def payment(self) -> PaymentScheduler:
         settings = self.settings
