@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -26,6 +26,17 @@ log = logging.getLogger(__name__)
 
 # How far in the past an effective time may be and still count as "now" (clocks of callers differ).
 CLOCK_SKEW = timedelta(minutes=1)
+
+
+def effective_time(text: str) -> datetime:
+    """An RFC 3339 time with its offset (`2025-07-01T00:00:00Z`); a time without one is ambiguous."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("an RFC 3339 time needs its offset, such as Z or +02:00")
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first year in UTC
+        raise ValueError("out of range") from None
 
 
 class DeployRefused(ValueError):
@@ -85,8 +96,9 @@ async def deploy(
             f"{effective.isoformat()} is in the past; version {current.version} decides until a later time",
         )
     await connection.execute(insert(programs).values(program_id=program.id).on_conflict_do_nothing())
-    await connection.execute(
-        insert(program_versions).values(
+    inserted = await connection.execute(
+        insert(program_versions)
+        .values(
             program_id=program.id,
             version=program.version,
             content=content,
@@ -95,7 +107,11 @@ async def deploy(
             deployed_at=now,
             effective_from=effective,
         )
+        # Workers starting together deploy the shipped files at once: the first one stores them.
+        .on_conflict_do_nothing()
     )
+    if inserted.rowcount == 0:
+        return await deploy(connection, content, deployed_by, now, source, effective_from)
     activated = await activate_due(connection, now, source)
     stored = await version_of(connection, program.id, program.version)
     assert stored is not None
@@ -177,14 +193,19 @@ def program_files(folder: Path) -> list[tuple[Path, str]]:
 
 
 async def deploy_files(
-    connection: AsyncConnection, files: Sequence[tuple[Path, str]], deployed_by: str, now: datetime, source: str
+    connection: AsyncConnection,
+    files: Sequence[tuple[Path, str]],
+    deployed_by: str,
+    now: datetime,
+    source: str,
+    effective_from: datetime | None = None,
 ) -> list[Deployed]:
     """Deploy program files (the shipped ones on a fresh install): the same content again changes nothing;
     a version reused with other content is refused, naming the file."""
     outcomes = []
     for path, content in files:
         try:
-            outcomes.append(await deploy(connection, content, deployed_by, now, source))
+            outcomes.append(await deploy(connection, content, deployed_by, now, source, effective_from))
         except DeployRefused as error:
             raise ProgramError(f"{path}: {error}") from None
         except VersionConflict as error:
