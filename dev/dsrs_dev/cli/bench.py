@@ -8,7 +8,7 @@ import random
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -31,6 +31,15 @@ from dsrs_dev.bench.environment import (
     with_database,
 )
 from dsrs_dev.bench.memory import MemoryWatch, memory_profile
+from dsrs_dev.bench.reassess import (
+    LIMIT_SEGMENT,
+    copy_database,
+    fill_registry,
+    measure_job,
+    reassess_limit,
+    results,
+    results_lines,
+)
 from dsrs_dev.bench.saga import (
     Results,
     faust_dispatch_limit,
@@ -102,8 +111,11 @@ async def _measure(
 
 
 @contextmanager
-def deployment(name: str, workers: int) -> Iterator[tuple[Stack, Settings, list[WorkerProcess]]]:
-    """The stack up, a fresh database, topics and consumer group, and `workers` workers on them."""
+def deployment(
+    name: str, workers: int, prepare: Callable[[Stack, Settings, str], None] | None = None
+) -> Iterator[tuple[Stack, Settings, list[WorkerProcess]]]:
+    """The stack up, a fresh database, topics and consumer group, and `workers` workers on them;
+    `prepare` is given the database (its settings and name) before the workers start."""
     stack = Stack(load_settings())
     stack.up(report=lambda line: None)
     base = stack.local_settings(stack.settings)
@@ -114,6 +126,8 @@ def deployment(name: str, workers: int) -> Iterator[tuple[Stack, Settings, list[
         folder = Path(scratch)
         settings = isolated_settings(base, database, folder / "worker-0", tag=f"{name}-{folder.name[-6:]}")
         try:
+            if prepare is not None:
+                prepare(stack, settings, database)
             running = start_workers(settings, workers, folder, {"DSRS_LOG_LEVEL": "warning"})
             try:
                 yield stack, settings, running
@@ -213,4 +227,42 @@ def api(households: int, requests: int) -> None:
         json.dumps({"fill_seconds": round(seconds, 1), "by_id": asdict(by_id), "pages": asdict(by_page)}, indent=2)
         + "\n"
     )
+    click.echo(f"figures written to {path}")
+
+
+@bench.command()
+@click.option("--households", default=1_000_000, show_default=True, help="Households in the registry.")
+@click.option("--seed", default=1, show_default=True, help="Seed of the synthetic registry.")
+@one_line_errors
+def reassess(households: int, seed: int) -> None:
+    """Re-assess the registry under a new program version: households/s beside the PostgreSQL limit, flips,
+    and the latency of registrations over the API while it runs."""
+    filled: list[float] = []
+    copies: list[tuple[Stack, str]] = []
+
+    def prepare(stack: Stack, settings: Settings, database: str) -> None:
+        filled.append(asyncio.run(fill_registry(settings, households, seed)))
+        click.echo(f"{households:,} households filled in {filled[0]:.1f}s")
+        # Copied before any worker connects: the limit starts from the same registry as the job.
+        copies.append((stack, f"{database}_limit"))
+        asyncio.run(copy_database(settings, database, copies[0][1]))
+
+    try:
+        with deployment("bench-reassess", 1, prepare) as (_, settings, _workers):
+            job, registrations = asyncio.run(measure_job(settings, seed + 1))
+            click.echo(
+                f"re-assessed {job.done:,} households in {(job.finished_at - job.started_at).total_seconds():.1f}s"
+            )
+            limit_settings = with_database(settings, copies[0][1])
+            page_size = settings.reassessment_page_size
+            limit = asyncio.run(reassess_limit(limit_settings, min(households, LIMIT_SEGMENT), page_size))
+    finally:
+        for stack, copy in copies:
+            stack.postgres.drop_database(copy)
+    figures = results(households, page_size, filled[0], job, registrations, limit)
+    for line in results_lines(figures):
+        click.echo(line)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"reassess-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
+    path.write_text(json.dumps(asdict(figures), indent=2) + "\n")
     click.echo(f"figures written to {path}")
