@@ -71,18 +71,16 @@ class Assessed:
     traceparent: str | None
 
 
-def assessment_record(
+def assessment_row(
     household: Assessed,
     program: Program,
     assessment: Assessment,
     cause_id: str,
-    source: str,
     reassessment_id: str | None = None,
-) -> tuple[dict[str, Any], OutgoingEvent]:
-    """The assessment's row, and the event that tells it, for dsrs.eligibility.records.store_assessments."""
-    assessment_id = new_uuid()
-    row = {
-        "id": assessment_id,
+) -> dict[str, Any]:
+    """The assessment's row, for dsrs.eligibility.records.store_assessments."""
+    return {
+        "id": new_uuid(),
         "household_id": household.household_id,
         "household_version": household.version,
         "program_id": program.id,
@@ -97,8 +95,14 @@ def assessment_record(
         "source_event_id": cause_id,
         "reassessment_id": reassessment_id,
     }
+
+
+def assessment_event(
+    row: dict[str, Any], household: Assessed, program: Program, assessment: Assessment, source: str
+) -> OutgoingEvent:
+    """The event that tells the assessment stored as `row`."""
     data = {
-        "assessment_id": assessment_id,
+        "assessment_id": row["id"],
         "household_id": str(household.household_id),
         "household_version": household.version,
         "program_id": program.id,
@@ -112,7 +116,7 @@ def assessment_record(
     }
     topic = decision_topic(assessment)
     envelope = new_envelope(topic, str(household.household_id), data, source)
-    return row, OutgoingEvent(topic, envelope, household.traceparent)
+    return OutgoingEvent(topic, envelope, household.traceparent)
 
 
 def decision_topic(assessment: Assessment) -> str:
@@ -160,15 +164,12 @@ class EligibilityHandler:
                 for program in programs:
                     assessment = assess(program, change.facts)
                     check_fits_columns(assessment)
-                    row, event = assessment_record(
-                        Assessed(change.household_id, change.version, change.facts.get("region"), change.traceparent),
-                        program,
-                        assessment,
-                        cause_id=change.event_id,
-                        source=self.source,
+                    household = Assessed(
+                        change.household_id, change.version, change.facts.get("region"), change.traceparent
                     )
+                    row = assessment_row(household, program, assessment, cause_id=change.event_id)
                     rows.append(row)
-                    events.append(event)
+                    events.append(assessment_event(row, household, program, assessment, self.source))
             # A re-assessment of the same household version under the same policy adds nothing.
             stored = await store_assessments(connection, rows, facts)
             await add_events(connection, [e for row, e in zip(rows, events, strict=True) if row["id"] in stored])

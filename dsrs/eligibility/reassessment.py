@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -24,7 +25,7 @@ from sqlalchemy import Row, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dsrs.db.schema import households, reassessments
-from dsrs.eligibility.assessor import Assessed, assessment_record, check_fits_columns
+from dsrs.eligibility.assessor import Assessed, assessment_event, assessment_row, check_fits_columns
 from dsrs.eligibility.records import store_assessments
 from dsrs.monitoring.metrics import REASSESSED
 from dsrs.outbox.writer import OutgoingEvent, add_events
@@ -57,10 +58,15 @@ class PageCounts:
     denied_to_approved: int = 0
     benefit_changed: int = 0
     failed: int = 0
+    # Every kind of change (first decisions and unchanged ones too), for the metric.
+    changes: Counter[str] = field(default_factory=Counter)
 
     def as_increments(self) -> dict[str, Any]:
         columns = reassessments.c
-        return {name: columns[name] + value for name, value in self.__dict__.items()}
+        return {name: columns[name] + getattr(self, name) for name in JOB_COUNTS}
+
+
+JOB_COUNTS = ("done", "approved_to_denied", "denied_to_approved", "benefit_changed", "failed")
 
 
 class Reassessor:
@@ -89,9 +95,13 @@ class Reassessor:
                 # Retired, or a newer version activated, since: that one's job re-assesses.
                 await self._finish(connection, job.id, "superseded")
                 return 1
-            return await self._page(connection, job, program)
+            counts = await self._page(connection, job, program)
+        # Counted once committed: a page rolled back re-assessed nobody.
+        for change, count in counts.changes.items():
+            REASSESSED.labels(program=program.id, change=change).inc(count)
+        return max(counts.done, 1)
 
-    async def _page(self, connection: AsyncConnection, job: Row[Any], program: Program) -> int:
+    async def _page(self, connection: AsyncConnection, job: Row[Any], program: Program) -> PageCounts:
         jobs = reassessments.c
         if job.cursor is None and job.pass_number == 1:
             total = int(await connection.scalar(ACTIVE_HOUSEHOLDS) or 0)
@@ -118,7 +128,7 @@ class Reassessor:
                 )
             else:
                 await self._finish(connection, job.id, "finished")
-            return 1
+            return PageCounts()
         counts, rows, events = self._decide(page, program, str(job.id))
         stored = await store_assessments(connection, rows)
         await add_events(
@@ -134,12 +144,13 @@ class Reassessor:
                 **counts.as_increments(),
             )
         )
-        return len(page)
+        return counts
 
     def _decide(
         self, page: Sequence[Row[Any]], program: Program, job_id: str
     ) -> tuple[PageCounts, list[dict[str, Any]], list[OutgoingEvent | None]]:
         counts = PageCounts()
+        changes: Counter[str] = Counter()
         rows: list[dict[str, Any]] = []
         events: list[OutgoingEvent | None] = []
         for household in page:
@@ -151,24 +162,20 @@ class Reassessor:
                 counts.failed += 1
                 log.warning("re-assessment %s: household %s not decided: %s", job_id, household.id, error)
                 continue
-            row, event = assessment_record(
-                Assessed(household.id, household.version, household.region, None),
-                program,
-                assessment,
-                cause_id=job_id,
-                source=self.source,
-                reassessment_id=job_id,
-            )
+            household_version = Assessed(household.id, household.version, household.region, None)
+            row = assessment_row(household_version, program, assessment, cause_id=job_id, reassessment_id=job_id)
             change = _change(household.decision, household.benefit_amount, assessment.decision, row["benefit_amount"])
-            REASSESSED.labels(program=program.id, change=change).inc()
-            if change == "approved_to_denied":
-                counts.approved_to_denied += 1
-            elif change == "denied_to_approved":
-                counts.denied_to_approved += 1
-            elif change == "benefit_changed":
-                counts.benefit_changed += 1
+            changes[change] += 1
             rows.append(row)
-            events.append(None if change == "unchanged" else event)
+            # Only a changed decision is told: payments and analytics have nothing to follow otherwise.
+            unchanged = change == "unchanged"
+            events.append(
+                None if unchanged else assessment_event(row, household_version, program, assessment, self.source)
+            )
+        counts.approved_to_denied = changes["approved_to_denied"]
+        counts.denied_to_approved = changes["denied_to_approved"]
+        counts.benefit_changed = changes["benefit_changed"]
+        counts.changes = changes
         return counts, rows, events
 
     async def _finish(self, connection: AsyncConnection, job_id: uuid.UUID, status: str) -> None:
