@@ -7,7 +7,7 @@ from enum import StrEnum
 
 class Role(StrEnum):
     REGISTRAR = "registrar"  # registers and updates households
-    PROGRAM_OFFICER = "program_officer"  # acts on payments
+    PROGRAM_OFFICER = "program_officer"  # acts on payments, deploys and retires programs
     AUDITOR = "auditor"  # reads everything, writes nothing
     ADMIN = "admin"  # dead letters and operations
 

@@ -13,9 +13,10 @@ import click
 from dsrs.cli.db import db
 from dsrs.cli.dlq import dlq
 from dsrs.cli.payments import payments
+from dsrs.cli.programs import programs
 from dsrs.cli.token import token
 
-COMMANDS: list[click.Command] = [db, token, payments, dlq]
+COMMANDS: list[click.Command] = [db, token, payments, dlq, programs]
 PLUGIN_GROUP = "dsrs.commands"
 
 

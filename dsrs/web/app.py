@@ -17,6 +17,7 @@ from dsrs.auth.tokens import TokenVerifier
 from dsrs.settings import Settings
 from dsrs.web import (
     analytics,
+    assessments,
     audit,
     cycles,
     dead_letters,
@@ -26,6 +27,7 @@ from dsrs.web import (
     households,
     metrics,
     payments,
+    programs,
     ui,
 )
 from dsrs.web.metrics import timed
@@ -35,6 +37,7 @@ from dsrs.web.security import Handler, guarded
 from dsrs.worker.runtime import Runtime
 
 PAYMENT_READERS = frozenset({Role.PROGRAM_OFFICER, Role.AUDITOR})
+PROGRAM_WRITERS = frozenset({Role.PROGRAM_OFFICER, Role.ADMIN})
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,8 @@ ENDPOINTS = (
         household_status.reactivate_household,
         frozenset({Role.REGISTRAR}),
     ),
+    Endpoint("GET", "/api/v1/households/{household_id}/assessments", assessments.of_household, READS_PERSONAL_DATA),
+    Endpoint("GET", "/api/v1/assessments/{assessment_id}/explain", assessments.explain, READS_PERSONAL_DATA),
     Endpoint("GET", "/api/v1/analytics/summary", analytics.summary, ALL_ROLES),
     Endpoint("GET", "/api/v1/analytics/windows", analytics.windows, ALL_ROLES),
     Endpoint("GET", "/api/v1/analytics/registry", analytics.registry, ALL_ROLES),
@@ -79,6 +84,12 @@ ENDPOINTS = (
     Endpoint("GET", "/api/v1/payments/{payment_id}", payments.read, PAYMENT_READERS),
     Endpoint("POST", "/api/v1/payments/{payment_id}/cancel", payments.cancel, frozenset({Role.PROGRAM_OFFICER})),
     Endpoint("POST", "/api/v1/payments/{payment_id}/retry", payments.retry, frozenset({Role.PROGRAM_OFFICER})),
+    Endpoint("POST", "/api/v1/programs", programs.create, PROGRAM_WRITERS),
+    Endpoint("GET", "/api/v1/programs", programs.listing, ALL_ROLES),
+    Endpoint("GET", "/api/v1/programs/{program_id}/versions/{version}", programs.version, ALL_ROLES),
+    Endpoint("POST", "/api/v1/programs/{program_id}/retire", programs.retire_program, PROGRAM_WRITERS),
+    Endpoint("GET", "/api/v1/programs/{program_id}/reassessments", programs.reassessments, ALL_ROLES),
+    Endpoint("GET", "/api/v1/programs/{program_id}/reassessments/{job_id}", programs.reassessment, ALL_ROLES),
     Endpoint("GET", "/api/v1/programs/{program_id}/cycles", cycles.listing, PAYMENT_READERS),
     Endpoint("GET", "/api/v1/programs/{program_id}/cycles/{cycle}", cycles.read, PAYMENT_READERS),
     # The payment provider's callback: its own bearer token, checked by the handler (dsrs.web.g2p).

@@ -187,6 +187,41 @@ async def test_a_new_version_flips_exactly_the_households_its_rules_say(
     assert summary["approved"] > len(now_approved)
 
 
+async def test_after_an_update_the_first_versions_decision_on_the_old_data_still_replays(
+    worker: SagaWorker, engine: AsyncEngine, registry: int
+) -> None:
+    async with engine.connect() as connection:
+        row = (
+            await connection.execute(
+                text(
+                    "SELECT a.id, a.household_id, a.household_version FROM eligibility_assessments a "
+                    "JOIN households h ON h.id = a.household_id AND h.version = a.household_version "
+                    "WHERE a.program_id = 'cash-transfer' AND a.policy_version = '2025.1' LIMIT 1"
+                )
+            )
+        ).one()
+    fields = household_fields(random.Random(31), ("R01",))
+    async with worker.client(Role.REGISTRAR) as client:
+        updated = await client.put(f"/api/v1/households/{row.household_id}", json=fields)
+        assert updated.status_code == 200, updated.text
+
+    async def newest_version() -> int:
+        async with engine.connect() as connection:
+            found = await connection.scalar(
+                text("SELECT max(household_version) FROM household_facts WHERE household_id = :h"),
+                {"h": row.household_id},
+            )
+        return int(found or 0)
+
+    await eventually(newest_version, lambda version: version > row.household_version)
+    async with worker.client(Role.AUDITOR) as client:
+        explained = (await client.get(f"/api/v1/assessments/{row.id}/explain")).json()
+
+    assert explained["reproduced"] is True, explained
+    assert explained["household_version"] == row.household_version
+    assert explained["differences"] == []
+
+
 async def test_deploying_the_same_version_again_changes_nothing(
     worker: SagaWorker, engine: AsyncEngine, registry: int
 ) -> None:
