@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -45,6 +46,10 @@ def _fits(value: float | Decimal, column: Column[Any]) -> bool:
     if not isinstance(numeric, Numeric) or numeric.precision is None or numeric.scale is None:
         raise TypeError(f"{column} is not NUMERIC(p, s)")
     limit = Decimal(10) ** (numeric.precision - numeric.scale)
+    # Rounding to the scale moves a value by less than one: a value one below the limit fits as it is.
+    number = float(value)
+    if math.isfinite(number) and abs(number) < float(limit) - 1:
+        return True
     exact = Decimal(str(value))
     # Compared before rounding too: rounding a huge value to the scale would overflow Decimal's context.
     return exact.is_finite() and abs(exact) < limit and abs(round(exact, numeric.scale)) < limit
