@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
+from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -15,6 +17,7 @@ from dsrs.payment.queries import payments_by_status
 from dsrs.registry.queries import count_households
 from dsrs.web.context import started_runtime
 from dsrs.web.responses import ApiResponse, error
+from dsrs.web.schemas import Operation, ok
 
 
 async def summary(request: Request) -> Response:
@@ -59,3 +62,48 @@ async def registry(request: Request) -> Response:
 async def outbox(request: Request) -> Response:
     runtime = await started_runtime(request)
     return ApiResponse(asdict(await runtime.relay.lag()))
+
+
+class Scope(BaseModel):
+    program: str | None = Field(None, description="Only this program")
+    region: str | None = Field(None, description="Only this region")
+
+
+class WindowQuery(Scope):
+    granularity: str = Field("minute", json_schema_extra={"enum": list(GRANULARITIES)})
+    since: datetime | None = Field(None, description="Windows from this time on, with its offset")
+
+
+class Summary(BaseModel):
+    """Decision and payment totals, overall and by program and region."""
+
+    model_config = ConfigDict(extra="allow")
+
+    by_program: dict[str, dict[str, Any]]
+    by_region: dict[str, dict[str, Any]]
+
+
+class Windows(BaseModel):
+    granularity: str
+    points: list[dict[str, Any]]
+
+
+class RegistryCounts(BaseModel):
+    households: int
+    payments_by_status: dict[str, Any]
+
+
+class OutboxLag(BaseModel):
+    pending: int
+    oldest_pending_age_seconds: float
+
+
+SUMMARY = Operation("Live KPIs", ok("The totals", Summary), query=Scope)
+WINDOWS = Operation(
+    "KPIs per time window",
+    ok("A series of windows", Windows),
+    {422: "An unknown granularity, or a time without its offset"},
+    query=WindowQuery,
+)
+REGISTRY = Operation("What the registry holds now", ok("Households, and payments by status", RegistryCounts))
+OUTBOX = Operation("The outbox's lag", ok("Events waiting for Kafka, and the oldest one's age", OutboxLag))

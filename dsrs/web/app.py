@@ -26,6 +26,7 @@ from dsrs.web import (
     household_status,
     households,
     metrics,
+    openapi,
     payments,
     programs,
     ui,
@@ -33,11 +34,15 @@ from dsrs.web import (
 from dsrs.web.metrics import timed
 from dsrs.web.params import plain_query
 from dsrs.web.responses import error
+from dsrs.web.schemas import Operation
 from dsrs.web.security import Handler, guarded
 from dsrs.worker.runtime import Runtime
 
 PAYMENT_READERS = frozenset({Role.PROGRAM_OFFICER, Role.AUDITOR})
 PROGRAM_WRITERS = frozenset({Role.PROGRAM_OFFICER, Role.ADMIN})
+ADMINS = frozenset({Role.ADMIN})
+REGISTRARS = frozenset({Role.REGISTRAR})
+OFFICERS = frozenset({Role.PROGRAM_OFFICER})
 
 
 @dataclass(frozen=True)
@@ -46,56 +51,85 @@ class Endpoint:
     path: str
     handler: Handler
     roles: frozenset[Role] | None  # None: public (health probes, the live page's static files)
+    # What the OpenAPI document says of it; None only in the stand-in tables of tests.
+    operation: Operation | None = None
 
 
 ENDPOINTS = (
-    Endpoint("GET", "/health/live", health.live, None),
-    Endpoint("GET", "/health/ready", health.ready, None),
+    Endpoint("GET", "/health/live", health.live, None, health.LIVE),
+    Endpoint("GET", "/health/ready", health.ready, None, health.READY),
+    Endpoint("GET", "/openapi.json", openapi.serve, None, openapi.SERVE),
     # The live page's static files hold no data: the page calls the API with the viewer's token.
-    Endpoint("GET", "/", ui.home, None),
-    Endpoint("GET", "/ui/", ui.page, None),
-    Endpoint("GET", "/ui/{name}", ui.asset, None),
-    Endpoint("GET", "/metrics", metrics.scrape, frozenset({Role.ADMIN})),
-    Endpoint("POST", "/api/v1/households", households.create, frozenset({Role.REGISTRAR})),
-    Endpoint("GET", "/api/v1/households", households.listing, READS_PERSONAL_DATA),
-    Endpoint("GET", "/api/v1/households/{household_id}", households.read, READS_PERSONAL_DATA),
-    Endpoint("PUT", "/api/v1/households/{household_id}", households.replace, frozenset({Role.REGISTRAR})),
+    Endpoint("GET", "/", ui.home, None, ui.HOME),
+    Endpoint("GET", "/ui/", ui.page, None, ui.PAGE),
+    Endpoint("GET", "/ui/{name}", ui.asset, None, ui.ASSET),
+    Endpoint("GET", "/metrics", metrics.scrape, ADMINS, metrics.SCRAPE),
+    Endpoint("POST", "/api/v1/households", households.create, REGISTRARS, households.CREATE),
+    Endpoint("GET", "/api/v1/households", households.listing, READS_PERSONAL_DATA, households.LISTING),
+    Endpoint("GET", "/api/v1/households/{household_id}", households.read, READS_PERSONAL_DATA, households.READ),
+    Endpoint("PUT", "/api/v1/households/{household_id}", households.replace, REGISTRARS, households.REPLACE),
     Endpoint(
         "POST",
         "/api/v1/households/{household_id}/deactivate",
         household_status.deactivate_household,
-        frozenset({Role.REGISTRAR}),
+        REGISTRARS,
+        household_status.DEACTIVATE,
     ),
     Endpoint(
         "POST",
         "/api/v1/households/{household_id}/reactivate",
         household_status.reactivate_household,
-        frozenset({Role.REGISTRAR}),
+        REGISTRARS,
+        household_status.REACTIVATE,
     ),
-    Endpoint("GET", "/api/v1/households/{household_id}/assessments", assessments.of_household, READS_PERSONAL_DATA),
-    Endpoint("GET", "/api/v1/assessments/{assessment_id}/explain", assessments.explain, READS_PERSONAL_DATA),
-    Endpoint("GET", "/api/v1/analytics/summary", analytics.summary, ALL_ROLES),
-    Endpoint("GET", "/api/v1/analytics/windows", analytics.windows, ALL_ROLES),
-    Endpoint("GET", "/api/v1/analytics/registry", analytics.registry, ALL_ROLES),
-    Endpoint("GET", "/api/v1/outbox/lag", analytics.outbox, frozenset({Role.ADMIN, Role.AUDITOR})),
-    Endpoint("GET", "/api/v1/audit", audit.listing, frozenset({Role.AUDITOR})),
-    Endpoint("GET", "/api/v1/payments", payments.listing, PAYMENT_READERS),
-    Endpoint("GET", "/api/v1/payments/reconciliation", payments.reconciliation, PAYMENT_READERS),
-    Endpoint("GET", "/api/v1/payments/{payment_id}", payments.read, PAYMENT_READERS),
-    Endpoint("POST", "/api/v1/payments/{payment_id}/cancel", payments.cancel, frozenset({Role.PROGRAM_OFFICER})),
-    Endpoint("POST", "/api/v1/payments/{payment_id}/retry", payments.retry, frozenset({Role.PROGRAM_OFFICER})),
-    Endpoint("POST", "/api/v1/programs", programs.create, PROGRAM_WRITERS),
-    Endpoint("GET", "/api/v1/programs", programs.listing, ALL_ROLES),
-    Endpoint("GET", "/api/v1/programs/{program_id}/versions/{version}", programs.version, ALL_ROLES),
-    Endpoint("POST", "/api/v1/programs/{program_id}/retire", programs.retire_program, PROGRAM_WRITERS),
-    Endpoint("GET", "/api/v1/programs/{program_id}/reassessments", programs.reassessments, ALL_ROLES),
-    Endpoint("GET", "/api/v1/programs/{program_id}/reassessments/{job_id}", programs.reassessment, ALL_ROLES),
-    Endpoint("GET", "/api/v1/programs/{program_id}/cycles", cycles.listing, PAYMENT_READERS),
-    Endpoint("GET", "/api/v1/programs/{program_id}/cycles/{cycle}", cycles.read, PAYMENT_READERS),
+    Endpoint(
+        "GET",
+        "/api/v1/households/{household_id}/assessments",
+        assessments.of_household,
+        READS_PERSONAL_DATA,
+        assessments.OF_HOUSEHOLD,
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/assessments/{assessment_id}/explain",
+        assessments.explain,
+        READS_PERSONAL_DATA,
+        assessments.EXPLAIN,
+    ),
+    Endpoint("GET", "/api/v1/analytics/summary", analytics.summary, ALL_ROLES, analytics.SUMMARY),
+    Endpoint("GET", "/api/v1/analytics/windows", analytics.windows, ALL_ROLES, analytics.WINDOWS),
+    Endpoint("GET", "/api/v1/analytics/registry", analytics.registry, ALL_ROLES, analytics.REGISTRY),
+    Endpoint("GET", "/api/v1/outbox/lag", analytics.outbox, frozenset({Role.ADMIN, Role.AUDITOR}), analytics.OUTBOX),
+    Endpoint("GET", "/api/v1/audit", audit.listing, frozenset({Role.AUDITOR}), audit.LISTING),
+    Endpoint("GET", "/api/v1/payments", payments.listing, PAYMENT_READERS, payments.LISTING),
+    Endpoint(
+        "GET", "/api/v1/payments/reconciliation", payments.reconciliation, PAYMENT_READERS, payments.RECONCILIATION
+    ),
+    Endpoint("GET", "/api/v1/payments/{payment_id}", payments.read, PAYMENT_READERS, payments.READ),
+    Endpoint("POST", "/api/v1/payments/{payment_id}/cancel", payments.cancel, OFFICERS, payments.CANCEL),
+    Endpoint("POST", "/api/v1/payments/{payment_id}/retry", payments.retry, OFFICERS, payments.RETRY),
+    Endpoint("POST", "/api/v1/programs", programs.create, PROGRAM_WRITERS, programs.CREATE),
+    Endpoint("GET", "/api/v1/programs", programs.listing, ALL_ROLES, programs.LISTING),
+    Endpoint(
+        "GET", "/api/v1/programs/{program_id}/versions/{version}", programs.version, ALL_ROLES, programs.READ_VERSION
+    ),
+    Endpoint("POST", "/api/v1/programs/{program_id}/retire", programs.retire_program, PROGRAM_WRITERS, programs.RETIRE),
+    Endpoint(
+        "GET", "/api/v1/programs/{program_id}/reassessments", programs.reassessments, ALL_ROLES, programs.REASSESSMENTS
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/programs/{program_id}/reassessments/{job_id}",
+        programs.reassessment,
+        ALL_ROLES,
+        programs.REASSESSMENT,
+    ),
+    Endpoint("GET", "/api/v1/programs/{program_id}/cycles", cycles.listing, PAYMENT_READERS, cycles.LISTING),
+    Endpoint("GET", "/api/v1/programs/{program_id}/cycles/{cycle}", cycles.read, PAYMENT_READERS, cycles.READ),
     # The payment provider's callback: its own bearer token, checked by the handler (dsrs.web.g2p).
-    Endpoint("POST", "/api/v1/g2p/disbursement/on-disburse", g2p.on_disburse, None),
-    Endpoint("GET", "/api/v1/admin/dlq", dead_letters.listing, frozenset({Role.ADMIN})),
-    Endpoint("POST", "/api/v1/admin/dlq/replay", dead_letters.replay_letters, frozenset({Role.ADMIN})),
+    Endpoint("POST", "/api/v1/g2p/disbursement/on-disburse", g2p.on_disburse, None, g2p.ON_DISBURSE),
+    Endpoint("GET", "/api/v1/admin/dlq", dead_letters.listing, ADMINS, dead_letters.LISTING),
+    Endpoint("POST", "/api/v1/admin/dlq/replay", dead_letters.replay_letters, ADMINS, dead_letters.REPLAY),
 )
 
 
@@ -141,6 +175,7 @@ def create_web_app(
     routes = [_route(path, handlers) for path, handlers in by_path.items()]
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
     app.state.runtime = runtime
+    app.state.openapi = openapi.build_document(endpoints)
     return app
 
 

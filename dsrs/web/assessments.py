@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -12,6 +13,7 @@ from dsrs.eligibility.replay import ReplayRefused, replay
 from dsrs.web.context import path_id, started_runtime
 from dsrs.web.params import QueryErrors
 from dsrs.web.responses import ApiResponse, error
+from dsrs.web.schemas import Operation, Page, ok
 
 MAX_PAGE = 500
 
@@ -47,3 +49,31 @@ async def explain(request: Request) -> Response:
     if replayed is None:
         return error(404, "no such assessment")
     return ApiResponse(replayed.to_json())
+
+
+class AssessmentQuery(BaseModel):
+    limit: int = Field(50, ge=1, le=MAX_PAGE)
+    after: uuid.UUID | None = Field(None, description="The last id of the previous page (its next_after)")
+
+
+class HouseholdAssessments(Page):
+    household_id: str
+
+
+class Explanation(BaseModel):
+    """The assessment replayed under the program version that made it: the facts and each rule's outcome."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+OF_HOUSEHOLD = Operation(
+    "A household's assessments across program versions, newest first",
+    ok("A page of assessments, without personal data", HouseholdAssessments),
+    {404: "No such household"},
+    query=AssessmentQuery,
+)
+EXPLAIN = Operation(
+    "Explain an assessment by replaying it",
+    ok("The replayed decision", Explanation),
+    {404: "No such assessment", 409: "The assessment cannot be replayed"},
+)

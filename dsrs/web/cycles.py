@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel, ConfigDict
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -9,6 +10,7 @@ from dsrs.payment.cycle_reads import cycles
 from dsrs.rules import Program, parse_cycle
 from dsrs.web.context import started_runtime
 from dsrs.web.responses import ApiResponse, error
+from dsrs.web.schemas import Operation, ProgramItems, ok
 from dsrs.worker.runtime import Runtime
 
 
@@ -40,3 +42,16 @@ async def read(request: Request) -> Response:
     async with runtime.engine.connect() as connection:
         found = await cycles(connection, program, cycle)
     return ApiResponse(found[0]) if found else error(404, "no such cycle")
+
+
+class Cycle(BaseModel):
+    """A cycle's state, and its payments' count and total by status."""
+
+    model_config = ConfigDict(extra="allow")
+
+    cycle: str
+
+
+_NO_PROGRAM = "No such program in the current catalog"
+LISTING = Operation("A program's payment cycles", ok("The cycles", ProgramItems), {404: _NO_PROGRAM})
+READ = Operation("One payment cycle", ok("The cycle", Cycle), {404: f"{_NO_PROGRAM}, or no such cycle"})

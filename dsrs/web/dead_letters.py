@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -11,6 +14,7 @@ from dsrs.events.topics import DEAD_LETTER_TOPICS
 from dsrs.transport_security import kafka_client_options
 from dsrs.web.context import started_runtime
 from dsrs.web.responses import ApiResponse, error
+from dsrs.web.schemas import Items, Operation, ok
 from dsrs.web.security import principal_of
 from dsrs.worker.runtime import Runtime
 
@@ -54,3 +58,29 @@ async def replay_letters(request: Request) -> Response:
     )
     done = await replay(runtime.engine, runtime.producer, letters, principal_of(request).subject)
     return ApiResponse({"replayed": [letter.id for letter in done], "skipped": len(letters) - len(done)})
+
+
+class TopicQuery(BaseModel):
+    topic: str | None = Field(None, description="Only this saga topic's letters, such as household.registered")
+
+
+class ReplayQuery(TopicQuery):
+    id: str | None = Field(None, description="Only the letter with this id")
+
+
+class DeadLetters(Items):
+    held_in_database: list[dict[str, Any]]
+
+
+class Replayed(BaseModel):
+    replayed: list[str]
+    skipped: int
+
+
+_BAD_TOPIC = "Not a saga topic"
+LISTING = Operation(
+    "Dead letters, with each one's state", ok("The letters", DeadLetters), {422: _BAD_TOPIC}, query=TopicQuery
+)
+REPLAY = Operation(
+    "Replay dead letters into their topics", ok("What was replayed", Replayed), {422: _BAD_TOPIC}, query=ReplayQuery
+)

@@ -19,6 +19,7 @@ from dsrs.payment.providers.g2p_messages import InvalidCallback, ack, on_disburs
 from dsrs.web.body import BodyRejected, json_object
 from dsrs.web.context import started_runtime
 from dsrs.web.responses import ApiResponse, error
+from dsrs.web.schemas import PROVIDER_SCHEME, Operation, Reply
 
 AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="dsrs-g2p"'}
 
@@ -53,3 +54,17 @@ async def on_disburse(request: Request) -> Response:
     header = body.get("header")
     correlation = header.get("message_id") if isinstance(header, dict) else None
     return ApiResponse(ack(str(correlation) if correlation else None))
+
+
+ON_DISBURSE = Operation(
+    "The payment provider's on-disburse callback (G2P Connect)",
+    {200: Reply("Acknowledged", media={"application/json": {"type": "object", "required": ["message"]}})},
+    {
+        400: "Not a G2P Connect on-disburse message",
+        401: "No valid provider token",
+        404: "No G2P Connect provider is configured, or every disbursement is unknown",
+        422: "A disbursement does not match its order",
+    },
+    other_bodies={"application/json": {"type": "object", "description": "A G2P Connect on-disburse message"}},
+    security_scheme=PROVIDER_SCHEME,
+)

@@ -6,11 +6,13 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from dsrs.web.context import runtime_of
+from dsrs.web.schemas import Operation, Reply
 from dsrs.worker.runtime import Runtime
 
 PROBE_SECONDS = 3.0
@@ -56,3 +58,22 @@ async def ready(request: Request) -> JSONResponse:
         checks = {"tables": "ok", **dict(zip(CHECKS, results, strict=True))}
     ok = all(value == "ok" for value in checks.values())
     return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
+
+
+class Liveness(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    checks: dict[str, str]
+
+
+LIVE = Operation("Liveness probe", {200: Reply("The worker's web server answers", Liveness)})
+READY = Operation(
+    "Readiness probe",
+    {
+        200: Reply("PostgreSQL, Kafka and the Mongo store answer", Readiness),
+        503: Reply("Starting, or a dependency does not answer: `checks` says which", Readiness),
+    },
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -13,6 +14,7 @@ from dsrs.registry.store import HouseholdNotFound
 from dsrs.web.body import BodyRejected, json_object
 from dsrs.web.context import path_id, started_runtime
 from dsrs.web.responses import ApiResponse, error
+from dsrs.web.schemas import EmptyBody, Operation, Record, ok
 from dsrs.web.security import principal_of
 
 REASONS = ", ".join(DEACTIVATION_REASONS)
@@ -63,3 +65,29 @@ async def reactivate_household(request: Request) -> Response:
     except BodyRejected as rejected:
         return rejected.response
     return await _change(request, "reactivate", None)
+
+
+class Deactivation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(json_schema_extra={"enum": list(DEACTIVATION_REASONS)})
+
+
+class StatusChanged(Record):
+    version: int
+
+
+_ERRORS = {404: "No such household", 409: "The household has that status already"}
+DEACTIVATE = Operation(
+    "Deactivate a household: it leaves its programs",
+    ok("Deactivated: the household's status and new version", StatusChanged),
+    {**_ERRORS, 422: "No known reason, or an unknown field"},
+    body=Deactivation,
+)
+REACTIVATE = Operation(
+    "Reactivate a household",
+    ok("Reactivated: the household's status and new version", StatusChanged),
+    _ERRORS,
+    body=EmptyBody,
+    body_required=False,
+)

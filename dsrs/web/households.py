@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -25,6 +26,7 @@ from dsrs.web.body import BodyRejected, json_object
 from dsrs.web.context import path_id, read_one, started_runtime
 from dsrs.web.params import QueryErrors
 from dsrs.web.responses import ApiResponse, error
+from dsrs.web.schemas import HouseholdPage, HouseholdRecord, Operation, Reply, ok
 from dsrs.web.security import principal_of
 from dsrs.worker.runtime import Runtime
 
@@ -106,3 +108,40 @@ async def listing(request: Request) -> Response:
     async with runtime.engine.connect() as connection:
         page = await list_households(connection, limit, after, params.get("region"), params.get("program"), status)
     return ApiResponse({"items": page.items, "next_after": page.next_after})
+
+
+class HouseholdQuery(BaseModel):
+    limit: int = Field(50, ge=1, le=MAX_PAGE)
+    after: uuid.UUID | None = Field(None, description="The last id of the previous page (its next_after)")
+    region: str | None = None
+    program: str | None = Field(None, description="With status: households with that decision in this program")
+    status: str | None = Field(None, json_schema_extra={"enum": list(PROGRAM_STATUSES)})
+
+
+_INVALID = "A field is invalid: `errors` says which and why"
+CREATE = Operation(
+    "Register a household",
+    {201: Reply("Registered; Location names it", HouseholdRecord)},
+    {422: _INVALID},
+    body=HouseholdFields,
+)
+LISTING = Operation(
+    "List households, a page at a time", ok("A page of households", HouseholdPage), query=HouseholdQuery
+)
+READ = Operation(
+    "A household with its current decisions and its payments",
+    ok("The household", HouseholdRecord),
+    {404: "No such household"},
+)
+REPLACE = Operation(
+    "Replace a household's fields",
+    ok("Replaced: the new version", HouseholdRecord),
+    {
+        400: "The body is not a JSON object, or If-Match is not a version number",
+        404: "No such household",
+        409: "The household changed since the If-Match version, or it is deactivated",
+        422: _INVALID,
+    },
+    body=HouseholdFields,
+    headers={"If-Match": {"type": "string", "description": "The version you read: the replace fails if it changed"}},
+)

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from dsrs.monitoring.metrics import HTTP_REQUEST_SECONDS
 from dsrs.monitoring.trace_context import TRACEPARENT
 from dsrs.monitoring.tracing import span
+from dsrs.web.schemas import Operation, Reply
 from dsrs.web.security import Handler
 
 
@@ -37,3 +38,9 @@ def timed(handler: Handler, route: str, method: str) -> Handler:
             )
 
     return run
+
+
+SCRAPE = Operation(
+    "Prometheus metrics",
+    {200: Reply("The text exposition format", media={"text/plain": {"type": "string"}})},
+)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import date
 from typing import Any
 
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -17,6 +20,7 @@ from dsrs.web.body import BodyRejected, json_object
 from dsrs.web.context import path_id, read_one, started_runtime
 from dsrs.web.params import QueryErrors
 from dsrs.web.responses import ApiResponse, error
+from dsrs.web.schemas import EmptyBody, Items, Operation, Page, Record, ok
 from dsrs.web.security import principal_of
 
 
@@ -112,3 +116,51 @@ async def reconciliation(request: Request) -> Response:
     async with runtime.engine.connect() as connection:
         items = await mismatches(connection, limit, run_id, kind)
     return ApiResponse({"items": items})
+
+
+class PaymentQuery(BaseModel):
+    limit: int = Field(50, ge=1, le=500)
+    after: uuid.UUID | None = Field(None, description="The last id of the previous page (its next_after)")
+    status: str | None = Field(None, json_schema_extra={"enum": list(PAYMENT_STATUSES)})
+    program: str | None = None
+    household: uuid.UUID | None = None
+    due_from: date | None = None
+    due_to: date | None = None
+
+
+class ReconciliationQuery(BaseModel):
+    limit: int = Field(100, ge=1, le=1000)
+    run: uuid.UUID | None = Field(None, description="Only this reconciliation run's results")
+    kind: str | None = Field(None, json_schema_extra={"enum": list(MISMATCH_KINDS)})
+
+
+class OfficerAction(EmptyBody):
+    reason: str | None = Field(None, description=f"Why, for the audit trail (at most {MAX_REASON} characters kept)")
+
+
+class PaymentStatus(Record):
+    status: str
+
+
+LISTING = Operation("List payments, a page at a time", ok("A page of payments", Page), query=PaymentQuery)
+RECONCILIATION = Operation("Reconciliation mismatches", ok("The mismatches found", Items), query=ReconciliationQuery)
+READ = Operation("A payment with its history", ok("The payment", Record), {404: "No such payment"})
+_ACTION_ERRORS = {
+    404: "No such payment",
+    409: "The payment's status does not allow this",
+    422: "The reason is not plain text",
+}
+CANCEL = Operation(
+    "Cancel a payment",
+    ok("Cancelled: the payment's new status", PaymentStatus),
+    _ACTION_ERRORS,
+    body=OfficerAction,
+    body_required=False,
+)
+RETRY = Operation(
+    "Retry a failed payment",
+    ok("Scheduled again: the payment's new status", PaymentStatus),
+    _ACTION_ERRORS,
+    body=OfficerAction,
+    body_required=False,
+)

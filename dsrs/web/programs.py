@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -18,6 +19,7 @@ from dsrs.web.body import BodyRejected, json_object, read_body
 from dsrs.web.context import path_id, started_runtime
 from dsrs.web.params import QueryErrors
 from dsrs.web.responses import ApiResponse, error
+from dsrs.web.schemas import EmptyBody, Operation, ProgramItems, Record, Reply, ok
 from dsrs.web.security import principal_of
 
 YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
@@ -193,3 +195,85 @@ async def reassessment(request: Request) -> Response:
         async with runtime.engine.connect() as connection:
             found = await reassessment_jobs(connection, program_id, 1, job_id)
     return ApiResponse(found[0]) if found else error(404, "no such re-assessment")
+
+
+class ProgramSubmission(BaseModel):
+    """A program version as JSON; as application/yaml, the body is the program's text alone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    content: str = Field(description="The program's YAML text")
+    effective_from: str | None = Field(None, description=f"When it decides; {TIME_MESSAGE}")
+
+
+class YamlQuery(BaseModel):
+    effective_from: str | None = Field(None, description=f"With a YAML body only: {TIME_MESSAGE}")
+
+
+class ProgramVersion(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    program_id: str
+    version: str
+    content_sha256: str
+    deployed_by: str
+    deployed_at: str
+    effective_from: str
+    activated_at: str | None
+    current: bool
+    content: str | None = None
+
+
+class ProgramState(BaseModel):
+    program_id: str
+    current_version: str | None
+    retired: bool
+    retired_at: str | None
+    retired_by: str | None
+    versions: list[ProgramVersion]
+
+
+class ProgramList(BaseModel):
+    items: list[ProgramState]
+
+
+class JobQuery(BaseModel):
+    limit: int = Field(20, ge=1, le=100)
+
+
+_NO_PROGRAM = "No such program"
+CREATE = Operation(
+    "Deploy a program version",
+    {
+        200: Reply("The same version with the same text is deployed already", ProgramVersion),
+        201: Reply("Deployed; Location names it", ProgramVersion),
+    },
+    {
+        409: "The program has this version already, with other text",
+        415: "Neither application/yaml nor application/json",
+        422: "The program is invalid: `errors` says which field and why",
+    },
+    body=ProgramSubmission,
+    other_bodies={media: {"type": "string"} for media in sorted(YAML_TYPES)},
+    query=YamlQuery,
+)
+LISTING = Operation("Every program, with its versions", ok("The programs", ProgramList))
+READ_VERSION = Operation(
+    "One program version, with its text", ok("The version", ProgramVersion), {404: "No such program version"}
+)
+RETIRE = Operation(
+    "Retire a program: it decides nothing more",
+    ok("Retired", ProgramState),
+    {404: _NO_PROGRAM, 409: "The program is retired already"},
+    body=EmptyBody,
+    body_required=False,
+)
+REASSESSMENTS = Operation(
+    "A program's re-assessment jobs, newest first",
+    ok("The jobs", ProgramItems),
+    {404: _NO_PROGRAM},
+    query=JobQuery,
+)
+REASSESSMENT = Operation(
+    "One re-assessment job", ok("The job: its state and progress", Record), {404: "No such re-assessment"}
+)

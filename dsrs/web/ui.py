@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from dsrs.web.responses import error
+from dsrs.web.schemas import Operation, Reply
 
 # Only these files are served: a name from the path never reaches the file system.
 ASSETS = {
@@ -54,3 +55,13 @@ async def asset(request: Request) -> Response:
     if name not in ASSETS:
         return error(404, "not found")
     return _asset(name)
+
+
+_TEXT = {"type": "string"}
+HOME = Operation("Redirects to the live page", {302: Reply("To /ui/")})
+PAGE = Operation("The live page", {200: Reply("The page's HTML", media={"text/html": _TEXT})})
+ASSET = Operation(
+    "A file of the live page",
+    {200: Reply("The file", media={media.partition(";")[0]: _TEXT for media in ASSETS.values()})},
+    {404: "No such file"},
+)
