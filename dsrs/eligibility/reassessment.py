@@ -43,7 +43,8 @@ PAGE = text(
     "SELECT h.id, h.version, f.facts, f.facts->>'region' AS region, c.decision, c.benefit_amount "
     "FROM households h "
     "JOIN household_facts f ON f.household_id = h.id AND f.household_version = h.version "
-    "LEFT JOIN current_decisions c ON c.household_id = h.id AND c.program_id = :program "
+    # The cursor bound on c too lets its index scan start at the cursor, not at the first household.
+    "LEFT JOIN current_decisions c ON c.household_id = h.id AND c.program_id = :program AND c.household_id > :cursor "
     "WHERE h.status = 'active' AND h.id > :cursor AND f.recorded_at >= :since "
     "AND (c.household_id IS NULL OR c.policy_version <> :version OR c.household_version <> h.version) "
     "ORDER BY h.id LIMIT :page"
