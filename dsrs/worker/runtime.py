@@ -38,6 +38,7 @@ from dsrs.payment.statements import StatementHandler
 from dsrs.recovery.contexts import deployment_contexts
 from dsrs.recovery.reprocess import DeadLetterHandler
 from dsrs.recovery.retrier import LetterRetrier
+from dsrs.registry.duplicates import DuplicateMatching
 from dsrs.registry.intake import IntakeHandler
 from dsrs.rules import Program, active_programs, load_programs
 from dsrs.settings import Settings
@@ -54,6 +55,7 @@ class Runtime:
         self.tables = tables
         # Loaded now, so that a broken program file stops the worker before it consumes anything.
         self.programs: list[Program] = active_programs(load_programs(settings.programs_dir))
+        self.matching = DuplicateMatching.from_settings(settings)
         # What dead letters depended on: a letter whose cause's fingerprint differs from this is retried.
         self.contexts = deployment_contexts(
             settings.regions, [(program.id, program.version) for program in self.programs], __version__
@@ -123,7 +125,7 @@ class Runtime:
         await self.mongo.close()
 
     def intake(self) -> IntakeHandler:
-        return IntakeHandler(self.saga_engine, self.settings.regions, self.settings.source_name)
+        return IntakeHandler(self.saga_engine, self.settings.regions, self.settings.source_name, self.matching)
 
     def eligibility(self) -> EligibilityHandler:
         return EligibilityHandler(self.saga_engine, self.programs, self.settings.source_name)
