@@ -20,6 +20,7 @@ from dsrs.web import (
     audit,
     cycles,
     dead_letters,
+    duplicates,
     g2p,
     health,
     household_status,
@@ -35,6 +36,7 @@ from dsrs.web.security import Handler, guarded
 from dsrs.worker.runtime import Runtime
 
 PAYMENT_READERS = frozenset({Role.PROGRAM_OFFICER, Role.AUDITOR})
+DUPLICATE_REVIEWERS = frozenset({Role.REGISTRAR, Role.PROGRAM_OFFICER})
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,9 @@ ENDPOINTS = (
         household_status.reactivate_household,
         frozenset({Role.REGISTRAR}),
     ),
+    Endpoint("GET", "/api/v1/duplicates", duplicates.listing, READS_PERSONAL_DATA),
+    Endpoint("POST", "/api/v1/duplicates/{pair_id}/merge", duplicates.merge_pair, DUPLICATE_REVIEWERS),
+    Endpoint("POST", "/api/v1/duplicates/{pair_id}/dismiss", duplicates.dismiss_pair, DUPLICATE_REVIEWERS),
     Endpoint("GET", "/api/v1/analytics/summary", analytics.summary, ALL_ROLES),
     Endpoint("GET", "/api/v1/analytics/windows", analytics.windows, ALL_ROLES),
     Endpoint("GET", "/api/v1/analytics/registry", analytics.registry, ALL_ROLES),
