@@ -2,13 +2,14 @@
 that it meets tens of candidates, not the registry.
 
 Keys: its phone in E.164 (as given when it cannot be read), its national id, its email, and, within
-its region, each pair of its name's tokens by sound (either order). Each is kept as a 64-bit digest.
+its region, each of its name's tokens by sound with another token's initial: a typo or a transliteration
+in one token leaves the key of the other, in either order. Each is kept as a 64-bit digest.
 """
 
 from __future__ import annotations
 
 import hashlib
-from itertools import combinations
+from itertools import permutations
 
 from dsrs.registry.identity import name_tokens, normalized_phone, phonetic
 from dsrs.registry.resemblance import Person
@@ -27,8 +28,8 @@ def blocking_keys(person: Person, phone_country: str) -> set[int]:
         keys.add(f"national_id|{person.national_id}")
     if person.email:
         keys.add(f"email|{person.email.casefold()}")
-    sounds = sorted({phonetic(token) for token in name_tokens(person.name)})
-    # Pairs of tokens, so that a common given name alone does not make a block of half the region.
-    for pair in combinations(sounds, 2) if len(sounds) > 1 else [tuple(sounds)] if sounds else []:
-        keys.add(f"name|{person.region}|{'|'.join(pair)}")
+    tokens = name_tokens(person.name)
+    # Two tokens, so that a common given or family name alone does not make a block of half the region.
+    for sounded, initial in permutations(tokens, 2) if len(tokens) > 1 else [(token, "") for token in tokens]:
+        keys.add(f"name|{person.region}|{phonetic(sounded)}|{initial[:1]}")
     return {digest(key) for key in keys}

@@ -1,5 +1,5 @@
-"""How the registry compares the fields that identify a family: phones in E.164, names folded to plain
-letters (accents, case and punctuation gone) and their tokens' phonetic keys."""
+"""How the registry compares the fields that identify a family: phones in E.164, names and addresses folded to
+plain letters and digits (accents, case and punctuation gone) and their tokens' phonetic keys."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from functools import lru_cache
 import jellyfish
 import phonenumbers
 
-_NOT_LETTERS = re.compile(r"[^a-z]+")
+_NOT_LETTERS_OR_DIGITS = re.compile(r"[^a-z0-9]+")
 # A head of household's name rarely has more tokens than this; more would only multiply blocking keys.
 MAX_NAME_TOKENS = 4
 
@@ -27,10 +27,11 @@ def normalized_phone(raw: str, country: str) -> str:
 
 
 def folded(text: str) -> str:
-    """Lower-case ASCII letters and single spaces: `José  GARCÍA-López` -> `jose garcia lopez`."""
+    """Lower-case ASCII letters, digits and single spaces: `José  GARCÍA-López` -> `jose garcia lopez`,
+    `12, Market Rd.` -> `12 market rd`."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     stripped = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return _NOT_LETTERS.sub(" ", stripped).strip()
+    return _NOT_LETTERS_OR_DIGITS.sub(" ", stripped).strip()
 
 
 def name_tokens(name: str) -> tuple[str, ...]:

@@ -9,8 +9,8 @@ Points, added up and kept within 0..1 (docs/duplicates.md explains the choice):
 | the same phone, in E.164 | +0.3 |
 | the head of household's name, within the same region | up to +0.5, from similarity 0.80 to 0.93 |
 | the same email | +0.1 |
-| the same address, folded | +0.1 |
-| the same members (size, children, elderly) | +0.1 |
+| the same address, folded | +0.15 |
+| the same members (size, children, elderly) | +0.15 |
 
 A name alone (0.5) is not enough at the default hold score (0.8): namesakes are common. A shared phone
 alone (0.3) is not either: families share phones.
@@ -30,8 +30,8 @@ NATIONAL_ID_POINTS = 0.5
 PHONE_POINTS = 0.3
 NAME_POINTS = 0.5
 EMAIL_POINTS = 0.1
-ADDRESS_POINTS = 0.1
-MEMBERS_POINTS = 0.1
+ADDRESS_POINTS = 0.15
+MEMBERS_POINTS = 0.15
 # Name similarity earns nothing up to the first and full points from the second: typos and
 # transliterations of one name score above 0.93, relatives sharing a family name below 0.85.
 NAME_FLOOR, NAME_FULL = 0.80, 0.93
