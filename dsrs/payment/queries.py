@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dsrs.db.pages import keyset_page
@@ -26,17 +26,17 @@ class PaymentFilter:
 async def list_payments(
     connection: AsyncConnection, limit: int, after: uuid.UUID | None, where: PaymentFilter
 ) -> tuple[list[dict[str, Any]], str | None]:
-    conditions = [
-        condition
-        for value, condition in (
-            (where.status, payments.c.status == where.status),
-            (where.program_id, payments.c.program_id == where.program_id),
-            (where.household_id, payments.c.household_id == where.household_id),
-            (where.due_from, payments.c.due_date >= where.due_from),
-            (where.due_to, payments.c.due_date <= where.due_to),
-        )
-        if value is not None
-    ]
+    conditions: list[ColumnElement[bool]] = []
+    if where.status is not None:
+        conditions.append(payments.c.status == where.status)
+    if where.program_id is not None:
+        conditions.append(payments.c.program_id == where.program_id)
+    if where.household_id is not None:
+        conditions.append(payments.c.household_id == where.household_id)
+    if where.due_from is not None:
+        conditions.append(payments.c.due_date >= where.due_from)
+    if where.due_to is not None:
+        conditions.append(payments.c.due_date <= where.due_to)
     return await keyset_page(connection, payments, limit, after, *conditions)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dsrs.db.pages import keyset_page
@@ -61,15 +61,13 @@ def _pair(row: Any) -> dict[str, Any]:
 
 async def list_pairs(connection: AsyncConnection, limit: int, after: uuid.UUID | None, where: PairFilter) -> Page:
     """Pairs in id order (raised order: ids are time-ordered); `after` is the previous page's last id."""
-    conditions = [
-        condition
-        for value, condition in (
-            (where.region, duplicate_pairs.c.region == where.region),
-            (where.min_score, duplicate_pairs.c.score >= where.min_score),
-            (where.status, duplicate_pairs.c.status == where.status),
-        )
-        if value is not None
-    ]
+    conditions: list[ColumnElement[bool]] = []
+    if where.region is not None:
+        conditions.append(duplicate_pairs.c.region == where.region)
+    if where.min_score is not None:
+        conditions.append(duplicate_pairs.c.score >= where.min_score)
+    if where.status is not None:
+        conditions.append(duplicate_pairs.c.status == where.status)
     return Page(*await keyset_page(connection, duplicate_pairs, limit, after, *conditions))
 
 

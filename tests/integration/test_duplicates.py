@@ -160,6 +160,11 @@ async def test_known_duplicates_are_raised_and_held_and_the_others_are_not(
         assert (str(pair.household_id), str(pair.candidate_id)) == (IDS[label][1], IDS[label][0])
         assert pair.status == "suspected"
         assert pair.score >= worker.settings.duplicate_hold_score
+    async with worker.client(Role.AUDITOR) as auditor:
+        queue = await auditor.get("/api/v1/duplicates", params={"region": "R01", "score": "0.8", "status": "suspected"})
+        elsewhere = await auditor.get("/api/v1/duplicates", params={"region": "R02"})
+    assert {item["id"] for item in queue.json()["items"]} == {str(pair.id) for pair in pairs.values()}
+    assert elsewhere.json()["items"] == []
     assert "phone" in _pair_of(pairs, "swapped name, phone in local format").matched_fields
     assert "national_id" in _pair_of(pairs, "transliteration, national id with separators").matched_fields
 
