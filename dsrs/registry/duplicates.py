@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import any_, bindparam, delete, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dsrs.db.bulk import arrays, insert_arrays
@@ -58,6 +59,11 @@ CANDIDATES = text(
     """
 )
 MEMBER_COLUMNS = ("household_size", "children_under_5", "children_5_to_17", "elderly_members")
+
+
+def _ids(ids: list[uuid.UUID]) -> Any:
+    """One array parameter: an IN list would be a statement of its own for every batch size (dsrs.db.bulk)."""
+    return bindparam("ids", ids, type_=ARRAY(UUID(as_uuid=True)))
 
 
 def person_of(row: Any) -> Person:
@@ -122,14 +128,14 @@ class DuplicateMatching:
                 households.c.email,
                 households.c.address,
                 *(households.c[name] for name in MEMBER_COLUMNS),
-            ).where(households.c.id.in_(ids))
+            ).where(households.c.id == any_(_ids(ids)))
         )
         return {row.id: (person_of(row), row.status) for row in rows}
 
     async def _index(self, connection: AsyncConnection, subjects: Mapping[uuid.UUID, tuple[Person, str]]) -> None:
         """Replace the households' blocking keys: a changed name, phone or id changes its candidates."""
         await connection.execute(
-            delete(household_match_keys).where(household_match_keys.c.household_id.in_(list(subjects)))
+            delete(household_match_keys).where(household_match_keys.c.household_id == any_(_ids(list(subjects))))
         )
         rows = [
             {"key": key, "household_id": household_id}
