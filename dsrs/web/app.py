@@ -21,6 +21,7 @@ from dsrs.web import (
     audit,
     cycles,
     dead_letters,
+    duplicates,
     g2p,
     health,
     household_status,
@@ -38,6 +39,7 @@ from dsrs.worker.runtime import Runtime
 
 PAYMENT_READERS = frozenset({Role.PROGRAM_OFFICER, Role.AUDITOR})
 PROGRAM_WRITERS = frozenset({Role.PROGRAM_OFFICER, Role.ADMIN})
+DUPLICATE_REVIEWERS = frozenset({Role.REGISTRAR, Role.PROGRAM_OFFICER})
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,9 @@ ENDPOINTS = (
     ),
     Endpoint("GET", "/api/v1/households/{household_id}/assessments", assessments.of_household, READS_PERSONAL_DATA),
     Endpoint("GET", "/api/v1/assessments/{assessment_id}/explain", assessments.explain, READS_PERSONAL_DATA),
+    Endpoint("GET", "/api/v1/duplicates", duplicates.listing, READS_PERSONAL_DATA),
+    Endpoint("POST", "/api/v1/duplicates/{pair_id}/merge", duplicates.merge_pair, DUPLICATE_REVIEWERS),
+    Endpoint("POST", "/api/v1/duplicates/{pair_id}/dismiss", duplicates.dismiss_pair, DUPLICATE_REVIEWERS),
     Endpoint("GET", "/api/v1/analytics/summary", analytics.summary, ALL_ROLES),
     Endpoint("GET", "/api/v1/analytics/windows", analytics.windows, ALL_ROLES),
     Endpoint("GET", "/api/v1/analytics/registry", analytics.registry, ALL_ROLES),
