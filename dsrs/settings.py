@@ -133,6 +133,17 @@ class Settings(BaseSettings):
         default=600.0, ge=1, description="Ask disburse/status for a payment sent this long without a callback"
     )
 
+    # Deduplication at registration (docs/duplicates.md).
+    duplicate_matching: bool = Field(
+        default=True, description="Compare each new or changed household with its candidates; false: no matching"
+    )
+    duplicate_hold_score: float = Field(
+        default=0.8, gt=0, le=1, description="A pair scoring this or more is raised and its household held"
+    )
+    phone_country: str = Field(
+        default="KE", pattern=r"^[A-Z]{2}$", description="Country (ISO 3166 alpha-2) of phones written without +"
+    )
+
     # Transport security for Kafka and PostgreSQL.
     kafka_security_protocol: str = Field(default="PLAINTEXT", pattern=r"^(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$")
     kafka_sasl_mechanism: str | None = Field(default=None, pattern=r"^(PLAIN|SCRAM-SHA-256|SCRAM-SHA-512)$")

@@ -53,6 +53,8 @@ households = Table(
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("head_of_household_name", Text, nullable=False),
     Column("phone", String(32)),
+    # Letters and digits only, as the registry normalises it (dsrs.registry.household).
+    Column("national_id", String(20)),
     Column("email", String(254)),
     Column("address", Text),
     Column("region", String(16), nullable=False),
@@ -80,6 +82,53 @@ households = Table(
     CheckConstraint(f"status IN {HOUSEHOLD_STATUSES}", name="status_known"),
     # Keyset pagination filtered by region walks (region, id).
     Index("ix_households_region_id", "region", "id"),
+)
+
+# A pair of active households that may be one family: raised by the registry when either is written,
+# decided by an officer. The household raised on is held (its payments are not sent) while the pair is
+# suspected; the unique pair index remembers every decision, so a pair is raised at most once.
+DUPLICATE_STATUSES = ("suspected", "merged", "dismissed")
+
+duplicate_pairs = Table(
+    "duplicate_pairs",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("household_id", UUID(as_uuid=True), ForeignKey("households.id"), nullable=False),
+    Column("candidate_id", UUID(as_uuid=True), ForeignKey("households.id"), nullable=False),
+    Column("region", String(16), nullable=False),
+    Column("score", Numeric(4, 3), nullable=False),
+    # Names of the fields that agreed, never their values.
+    Column("matched_fields", ARRAY(Text), nullable=False),
+    Column("status", String(16), nullable=False, server_default="suspected"),
+    Column("raised_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decided_by", Text),
+    # On a merge, the household that stayed active; the other was deactivated with reason `duplicate`.
+    Column("kept_household_id", UUID(as_uuid=True), ForeignKey("households.id")),
+    CheckConstraint(f"status IN {DUPLICATE_STATUSES}", name="status_known"),
+    CheckConstraint("household_id <> candidate_id", name="two_households"),
+    CheckConstraint("score BETWEEN 0 AND 1", name="score_range"),
+    Index(
+        "uq_duplicate_pairs_once",
+        func.least(text("household_id"), text("candidate_id")),
+        func.greatest(text("household_id"), text("candidate_id")),
+        unique=True,
+    ),
+    # The payment dispatcher's hold: is this household raised on a pair still suspected?
+    Index("ix_duplicate_pairs_held", "household_id", postgresql_where=text("status = 'suspected'")),
+    Index("ix_duplicate_pairs_candidate_id", "candidate_id"),
+    Index("ix_duplicate_pairs_status_region", "status", "region"),
+)
+
+# Blocking keys (dsrs.registry.blocking): a household is compared only with those sharing a key, as
+# 64-bit digests so that no second copy of a phone, national id or name is kept.
+household_match_keys = Table(
+    "household_match_keys",
+    metadata,
+    Column("key", BigInteger, nullable=False),
+    Column("household_id", UUID(as_uuid=True), ForeignKey("households.id"), nullable=False),
+    PrimaryKeyConstraint("key", "household_id"),
+    Index("ix_household_match_keys_household_id", "household_id"),
 )
 
 event_outbox = Table(

@@ -9,6 +9,8 @@ HOUSEHOLD_UPDATED = "registry.household.updated"
 # re-assesses on the second.
 HOUSEHOLD_DEACTIVATED = "registry.household.deactivated"
 HOUSEHOLD_REACTIVATED = "registry.household.reactivated"
+# A household written looks like another one: ids, score and matched field names, for reviewers' tools.
+HOUSEHOLD_DUPLICATE_SUSPECTED = "registry.household.duplicate_suspected"
 ASSESSED_APPROVED = "eligibility.assessed.approved"
 ASSESSED_DENIED = "eligibility.assessed.denied"
 PAYMENT_SCHEDULED = "payment.scheduled"
@@ -36,6 +38,7 @@ SAGA_TOPICS = (
     HOUSEHOLD_UPDATED,
     HOUSEHOLD_DEACTIVATED,
     HOUSEHOLD_REACTIVATED,
+    HOUSEHOLD_DUPLICATE_SUSPECTED,
     ASSESSED_APPROVED,
     ASSESSED_DENIED,
     PAYMENT_SCHEDULED,

@@ -12,7 +12,7 @@ import logging
 import re
 from typing import Any
 
-PERSONAL_FIELDS = ("head_of_household_name", "phone", "email", "address")
+PERSONAL_FIELDS = ("head_of_household_name", "phone", "national_id", "email", "address")
 MASK = "[redacted]"
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")

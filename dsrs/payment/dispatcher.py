@@ -2,20 +2,29 @@
 
 Each attempt has its own idempotency key, so a crash between the provider accepting an order and
 our marking it sent resubmits the same attempt, and the provider pays it once.
+
+Held, and so not sent: payments of a household the registry suspects is a duplicate (a pair of
+`duplicate_pairs` raised on it and still `suspected`), and of a household no longer active, whose
+unsent payments the payment agent is about to cancel.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import exists, or_, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dsrs.db.schema import payments
+from dsrs.db.schema import duplicate_pairs, households, payments
 from dsrs.events import topics
 from dsrs.outbox.writer import add_events
 from dsrs.payment.events import payment_event, payment_with_region
 from dsrs.payment.providers.base import PaymentOrder, PaymentProvider
+
+# The registry's hold travels through PostgreSQL: the payment stage imports no other stage.
+HELD_AS_DUPLICATE = exists().where(
+    duplicate_pairs.c.household_id == payments.c.household_id, duplicate_pairs.c.status == "suspected"
+)
 
 
 class PaymentDispatcher:
@@ -37,6 +46,7 @@ class PaymentDispatcher:
                     payment_with_region()
                     .where(payments.c.status == "scheduled")
                     .where(payments.c.due_date <= horizon)
+                    .where(households.c.status == "active", ~HELD_AS_DUPLICATE)
                     .where(or_(payments.c.next_attempt_at.is_(None), payments.c.next_attempt_at <= datetime.now(UTC)))
                     .order_by(payments.c.due_date, payments.c.id)
                     .limit(self.batch)

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dsrs.db.pages import keyset_page
 from dsrs.db.schema import PAYMENT_STATUSES, payment_transitions, payments
 
 
@@ -25,22 +26,18 @@ class PaymentFilter:
 async def list_payments(
     connection: AsyncConnection, limit: int, after: uuid.UUID | None, where: PaymentFilter
 ) -> tuple[list[dict[str, Any]], str | None]:
-    query = select(payments).order_by(payments.c.id).limit(limit + 1)
-    if after is not None:
-        query = query.where(payments.c.id > after)
+    conditions: list[ColumnElement[bool]] = []
     if where.status is not None:
-        query = query.where(payments.c.status == where.status)
+        conditions.append(payments.c.status == where.status)
     if where.program_id is not None:
-        query = query.where(payments.c.program_id == where.program_id)
+        conditions.append(payments.c.program_id == where.program_id)
     if where.household_id is not None:
-        query = query.where(payments.c.household_id == where.household_id)
+        conditions.append(payments.c.household_id == where.household_id)
     if where.due_from is not None:
-        query = query.where(payments.c.due_date >= where.due_from)
+        conditions.append(payments.c.due_date >= where.due_from)
     if where.due_to is not None:
-        query = query.where(payments.c.due_date <= where.due_to)
-    rows = (await connection.execute(query)).all()
-    items = [dict(row._mapping) for row in rows[:limit]]
-    return items, (str(items[-1]["id"]) if len(rows) > limit else None)
+        conditions.append(payments.c.due_date <= where.due_to)
+    return await keyset_page(connection, payments, limit, after, *conditions)
 
 
 async def get_payment(connection: AsyncConnection, payment_id: uuid.UUID) -> dict[str, Any] | None:

@@ -25,6 +25,9 @@ from pydantic import (
 
 PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,18}[0-9]$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+# A national id as the registry keeps it: letters and digits, once spaces and hyphens are taken out.
+NATIONAL_ID = re.compile(r"^[A-Z0-9]{5,20}$")
+NATIONAL_ID_SEPARATORS = re.compile(r"[ -]")
 
 # C0 and C1 controls and unpaired surrogates: PostgreSQL refuses NUL, and the rest corrupt logs and exports.
 UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -49,6 +52,8 @@ def _plain_text(value: str) -> str:
 
 
 PlainText = Annotated[str, AfterValidator(_plain_text), Field(json_schema_extra={"pattern": PLAIN_TEXT_PATTERN})]
+# Never past the registry: not in events, logs, spans or dead-letter headers.
+PERSONAL_FIELDS = ("head_of_household_name", "phone", "national_id", "email", "address")
 MemberCount = Annotated[StrictInt, Field(ge=0, le=MAX_MEMBERS)]
 
 
@@ -64,6 +69,10 @@ class HouseholdFields(BaseModel):
 
     head_of_household_name: Annotated[PlainText, Field(min_length=1, max_length=200)]
     phone: Annotated[PlainText | None, Field(max_length=32)] = None
+    national_id: Annotated[
+        PlainText | None,
+        Field(max_length=40, description="5-20 letters or digits; spaces and hyphens are ignored"),
+    ] = None
     email: Annotated[PlainText | None, Field(max_length=254)] = None
     address: Annotated[PlainText | None, Field(max_length=500)] = None
     region: Annotated[PlainText, Field(min_length=1, max_length=16, description="A known region code")]
@@ -84,6 +93,16 @@ class HouseholdFields(BaseModel):
         if value is not None and not PHONE.match(value):
             raise ValueError("must be a phone number: digits, spaces, ( ) or -, optionally starting with +")
         return value
+
+    @field_validator("national_id")
+    @classmethod
+    def _national_id(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        normalized = NATIONAL_ID_SEPARATORS.sub("", value).upper()
+        if not NATIONAL_ID.match(normalized):
+            raise ValueError("must be a national id: 5 to 20 letters or digits, optionally with spaces or hyphens")
+        return normalized
 
     @field_validator("email")
     @classmethod
@@ -110,8 +129,8 @@ class HouseholdFields(BaseModel):
         return self
 
     def eligibility_facts(self) -> dict[str, Any]:
-        """The fields rules may use: no name, phone, email or address."""
-        return self.model_dump(exclude={"head_of_household_name", "phone", "email", "address"}, mode="json")
+        """The fields rules may use: no name, phone, national id, email or address."""
+        return self.model_dump(exclude=set(PERSONAL_FIELDS), mode="json")
 
 
 class InvalidHousehold(ValueError):

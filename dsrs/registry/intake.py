@@ -12,6 +12,7 @@ from dsrs.events import topics
 from dsrs.events.envelope import InvalidEvent, decode_envelope_of
 from dsrs.events.incoming import Incoming
 from dsrs.monitoring.trace_context import TRACEPARENT
+from dsrs.registry.duplicates import DuplicateMatching
 from dsrs.registry.household import parse_household
 from dsrs.registry.store import Submission, upsert_households
 from dsrs.streams.processing import Decoded, claimed, event_id_of
@@ -28,10 +29,11 @@ class IntakeItem:
 class IntakeHandler:
     consumer = "registry-intake"
 
-    def __init__(self, engine: AsyncEngine, regions: Sequence[str], source: str) -> None:
+    def __init__(self, engine: AsyncEngine, regions: Sequence[str], source: str, matching: DuplicateMatching) -> None:
         self.engine = engine
         self.regions = frozenset(regions)
         self.source = source
+        self.matching = matching
 
     def decode(self, message: Incoming) -> IntakeItem:
         envelope = decode_envelope_of(message.value, INTAKE_EVENT_TYPE)
@@ -44,4 +46,7 @@ class IntakeHandler:
 
     async def handle(self, batch: Sequence[Decoded[IntakeItem]]) -> None:
         async with claimed(self.engine, self.consumer, (d.item for d in batch), event_id_of) as (connection, fresh):
-            await upsert_households(connection, [item.submission for item in fresh], self.source)
+            submissions = [item.submission for item in fresh]
+            recorded = await upsert_households(connection, submissions, self.source)
+            traces = {submission.household_id: submission.traceparent for submission in submissions}
+            await self.matching.check(connection, [r.household_id for r in recorded], self.source, traces)

@@ -1,4 +1,5 @@
-"""Reads of the registry for the API: one household with its decisions and payments, and filtered pages."""
+"""Reads of the registry for the API: one household with its decisions, payments and duplicate pairs, and
+filtered pages."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dsrs.db.schema import eligibility_assessments, households, payments
+from dsrs.db.schema import duplicate_pairs, eligibility_assessments, households, payments
 
 PROGRAM_STATUSES = ("approved", "denied", "pending")
 
@@ -44,6 +45,13 @@ async def get_household(connection: AsyncConnection, household_id: uuid.UUID) ->
         select(payments).where(payments.c.household_id == household_id).order_by(payments.c.created_at)
     )
     household["payments"] = [dict(p._mapping) for p in paid]
+    # Every pair it is in, whatever became of it: how its history links to another household's.
+    pairs = await connection.execute(
+        select(duplicate_pairs)
+        .where(or_(duplicate_pairs.c.household_id == household_id, duplicate_pairs.c.candidate_id == household_id))
+        .order_by(duplicate_pairs.c.id)
+    )
+    household["duplicates"] = [dict(p._mapping) for p in pairs]
     return household
 
 

@@ -21,6 +21,7 @@ from dsrs.web import (
     audit,
     cycles,
     dead_letters,
+    duplicates,
     g2p,
     health,
     household_status,
@@ -43,6 +44,7 @@ PROGRAM_WRITERS = frozenset({Role.PROGRAM_OFFICER, Role.ADMIN})
 ADMINS = frozenset({Role.ADMIN})
 REGISTRARS = frozenset({Role.REGISTRAR})
 OFFICERS = frozenset({Role.PROGRAM_OFFICER})
+DUPLICATE_REVIEWERS = frozenset({Role.REGISTRAR, Role.PROGRAM_OFFICER})
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,13 @@ ENDPOINTS = (
         assessments.explain,
         READS_PERSONAL_DATA,
         assessments.EXPLAIN,
+    ),
+    Endpoint("GET", "/api/v1/duplicates", duplicates.listing, READS_PERSONAL_DATA, duplicates.LISTING),
+    Endpoint(
+        "POST", "/api/v1/duplicates/{pair_id}/merge", duplicates.merge_pair, DUPLICATE_REVIEWERS, duplicates.MERGE
+    ),
+    Endpoint(
+        "POST", "/api/v1/duplicates/{pair_id}/dismiss", duplicates.dismiss_pair, DUPLICATE_REVIEWERS, duplicates.DISMISS
     ),
     Endpoint("GET", "/api/v1/analytics/summary", analytics.summary, ALL_ROLES, analytics.SUMMARY),
     Endpoint("GET", "/api/v1/analytics/windows", analytics.windows, ALL_ROLES, analytics.WINDOWS),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -44,6 +45,12 @@ async def _fields(request: Request, runtime: Runtime) -> HouseholdFields | Respo
         return error(422, "invalid household", errors=[e.model_dump() for e in invalid.errors])
 
 
+async def _match(connection: AsyncConnection, runtime: Runtime, submission: Submission) -> None:
+    """The same duplicate check as the intake topic's, in the write's own transaction."""
+    traces = {submission.household_id: submission.traceparent}
+    await runtime.matching.check(connection, [submission.household_id], runtime.settings.source_name, traces)
+
+
 async def create(request: Request) -> Response:
     runtime = await started_runtime(request)
     fields = await _fields(request, runtime)
@@ -52,6 +59,7 @@ async def create(request: Request) -> Response:
     submission = Submission(uuid.uuid4(), fields, current_traceparent() or new_traceparent())
     async with runtime.engine.begin() as connection:
         recorded = await create_household(connection, submission, runtime.settings.source_name)
+        await _match(connection, runtime, submission)
         after = {"id": str(recorded.household_id), "version": recorded.version, **fields.model_dump(mode="json")}
         entry = AuditEntry("household.register", "household", str(recorded.household_id), None, after)
         await record(connection, principal_of(request), entry)
@@ -78,6 +86,7 @@ async def replace(request: Request) -> Response:
         async with runtime.engine.begin() as connection:
             before = await current_household(connection, household_id)
             recorded = await replace_household(connection, submission, runtime.settings.source_name, expected)
+            await _match(connection, runtime, submission)
             after = {"id": str(household_id), "version": recorded.version, **fields.model_dump(mode="json")}
             entry = AuditEntry("household.replace", "household", str(household_id), before, after)
             await record(connection, principal_of(request), entry)

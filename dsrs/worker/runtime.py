@@ -42,6 +42,7 @@ from dsrs.programs.deploy import activate_due, deploy_files, program_files
 from dsrs.recovery.contexts import deployment_contexts, programs_fingerprint
 from dsrs.recovery.reprocess import DeadLetterHandler
 from dsrs.recovery.retrier import LetterRetrier
+from dsrs.registry.duplicates import DuplicateMatching
 from dsrs.registry.intake import IntakeHandler
 from dsrs.rules import program_from_text
 from dsrs.settings import Settings
@@ -61,6 +62,7 @@ class Runtime:
         self.shipped_programs = program_files(settings.programs_dir)
         self.catalog = ProgramCatalog()
         shipped = [program_from_text(content, str(path)) for path, content in self.shipped_programs]
+        self.matching = DuplicateMatching.from_settings(settings)
         # What dead letters depended on: a letter whose cause's fingerprint differs from this is retried.
         self.contexts = deployment_contexts(
             settings.regions, [(program.id, program.version) for program in shipped], __version__
@@ -136,7 +138,7 @@ class Runtime:
         await self.mongo.close()
 
     def intake(self) -> IntakeHandler:
-        return IntakeHandler(self.saga_engine, self.settings.regions, self.settings.source_name)
+        return IntakeHandler(self.saga_engine, self.settings.regions, self.settings.source_name, self.matching)
 
     def eligibility(self) -> EligibilityHandler:
         return EligibilityHandler(self.saga_engine, self.catalog, self.settings.source_name)

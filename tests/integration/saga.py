@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from aiokafka import AIOKafkaConsumer
 from pymongo import AsyncMongoClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -86,6 +87,19 @@ class SagaWorker:
     async def lag(self) -> int:
         lags = await consumer_lag(self.settings.bootstrap_servers, self.settings.app_id, self.topics)
         return sum(lags.values())
+
+
+async def topic_records(settings: Settings, topic: str) -> list[Any]:
+    """Every record on a topic (its broker-side name) that arrives within a few seconds, from the start."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=settings.bootstrap_servers, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=5000)
+        return [record for records in batches.values() for record in records]
+    finally:
+        await consumer.stop()
 
 
 async def eventually(probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], limit_seconds: float = 240.0) -> T:

@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -38,6 +37,7 @@ from tests.integration.saga import (
     mongo_kpis,
     postgres_kpis,
     settled,
+    topic_records,
 )
 
 pytestmark = pytest.mark.integration
@@ -79,18 +79,7 @@ async def _publish(settings: Settings, messages: list[IntakeMessage]) -> None:
 
 
 async def _dead_letters(settings: Settings, topic: str) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        settings.topic(dead_letter_topic(topic)),
-        bootstrap_servers=settings.bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        batches = await consumer.getmany(timeout_ms=5000)
-        return [record for records in batches.values() for record in records]
-    finally:
-        await consumer.stop()
+    return await topic_records(settings, settings.topic(dead_letter_topic(topic)))
 
 
 async def _counts(engine: AsyncEngine) -> dict[str, int]:

@@ -188,3 +188,18 @@ def test_a_value_too_large_for_its_column_is_a_permanent_error(
 def test_the_largest_values_that_fit_pass() -> None:
     check_fits_columns(_assessment(999_999.9999, Decimal("999999999999.99")))
     check_fits_columns(_assessment(-999_999.9999, None))
+
+
+def test_a_national_id_is_kept_in_letters_and_digits() -> None:
+    assert parse_household(household(national_id="ab-123 456"), REGIONS).national_id == "AB123456"
+
+
+@pytest.mark.parametrize("national_id", ["12", "AB#12345", "1" * 21])
+def test_a_national_id_out_of_format_is_a_field_error(national_id: str) -> None:
+    with pytest.raises(InvalidHousehold) as raised:
+        parse_household(household(national_id=national_id), REGIONS)
+    assert [error.field for error in raised.value.errors] == ["national_id"]
+
+
+def test_the_national_id_never_reaches_eligibility() -> None:
+    assert "national_id" not in parse_household(household(national_id="AB123456"), REGIONS).eligibility_facts()

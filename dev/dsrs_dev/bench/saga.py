@@ -118,7 +118,7 @@ class IntakeClock:
             yield message
 
 
-async def _wait_settled(
+async def wait_settled(
     engine: AsyncEngine, settings: Settings, households_in_intake: int, households: int, programs: int
 ) -> None:
     """Wait until the saga has done everything; meanwhile poll only what costs the stack next to nothing.
@@ -139,7 +139,7 @@ async def _wait_settled(
             await asyncio.sleep(1.0)
 
 
-async def _payment_times(settings: Settings) -> dict[str, datetime]:
+async def payment_times(settings: Settings) -> dict[str, datetime]:
     """When each household's last `payment.scheduled` was published (its Kafka timestamp)."""
     consumer = AIOKafkaConsumer(
         settings.topic(topics.PAYMENT_SCHEDULED),
@@ -178,7 +178,7 @@ async def deployment_messages(settings: Settings) -> int:
 async def run_saga(
     settings: Settings, engine: AsyncEngine, households: int, programs: int, seed: int, per_second: float | None
 ) -> SagaRun:
-    already = (await _payment_times(settings)).keys()
+    already = (await payment_times(settings)).keys()
     messages_before = await deployment_messages(settings)
     before = (await saga_status(engine)).households
     intake = settings.topic(topics.HOUSEHOLD_INTAKE)
@@ -193,9 +193,9 @@ async def run_saga(
             topic=settings.topic(topics.HOUSEHOLD_INTAKE),
             per_second=per_second,
         )
-    await _wait_settled(engine, settings, already_in + households, before + households, programs)
+    await wait_settled(engine, settings, already_in + households, before + households, programs)
     messages = await deployment_messages(settings) - messages_before
-    paid = {h: t for h, t in (await _payment_times(settings)).items() if h not in already and h in clock.submitted}
+    paid = {h: t for h, t in (await payment_times(settings)).items() if h not in already and h in clock.submitted}
     first = min(clock.submitted.values())
     last = max(paid.values()) if paid else max(clock.submitted.values())
     seconds = max((last - first).total_seconds(), 1e-3)

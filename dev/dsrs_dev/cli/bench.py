@@ -23,6 +23,8 @@ from dsrs.db.engine import create_engine
 from dsrs.rules import active_programs, load_programs
 from dsrs.settings import Settings, load_settings
 from dsrs_dev.bench.api import ApiLatency, fill, lookups, pages, sample_ids
+from dsrs_dev.bench.dedup import DedupResults, DedupRun, accuracy, raised_pairs, run_registry
+from dsrs_dev.bench.dedup import results_table as dedup_table
 from dsrs_dev.bench.environment import (
     delete_topics_of,
     isolated_database,
@@ -50,6 +52,7 @@ from dsrs_dev.bench.saga import (
     run_saga,
     write_results,
 )
+from dsrs_dev.duplicate_registry import DuplicateRegistry, duplicate_registry
 from dsrs_dev.errors import one_line_errors
 from dsrs_dev.stack.manager import Stack
 from dsrs_dev.worker_process import WorkerProcess
@@ -112,7 +115,10 @@ async def _measure(
 
 @contextmanager
 def deployment(
-    name: str, workers: int, prepare: Callable[[Stack, Settings, str], None] | None = None
+    name: str,
+    workers: int,
+    prepare: Callable[[Stack, Settings, str], None] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[tuple[Stack, Settings, list[WorkerProcess]]]:
     """The stack up, a fresh database, topics and consumer group, and `workers` workers on them;
     `prepare` is given the database (its settings and name) before the workers start."""
@@ -128,7 +134,7 @@ def deployment(
         try:
             if prepare is not None:
                 prepare(stack, settings, database)
-            running = start_workers(settings, workers, folder, {"DSRS_LOG_LEVEL": "warning"})
+            running = start_workers(settings, workers, folder, {"DSRS_LOG_LEVEL": "warning", **(env or {})})
             try:
                 yield stack, settings, running
             finally:
@@ -189,6 +195,52 @@ def _worker_counts(text: str) -> list[int]:
     if not counts or min(counts) < 1:
         raise click.BadParameter("expected worker counts such as 2 or 1,2,3", param_hint="--workers")
     return counts
+
+
+async def _measure_dedup(
+    settings: Settings, warm_up: DuplicateRegistry, registry: DuplicateRegistry, matching: bool
+) -> DedupRun:
+    engine = create_engine(settings, pool_size=2)
+    programs = len(active_programs(load_programs(settings.programs_dir)))
+    try:
+        await run_registry(settings, engine, warm_up, programs, "warm-up")
+        label = f"matching {'on' if matching else 'off'}"
+        seconds, rate = await run_registry(settings, engine, registry, programs, label)
+        found = accuracy(warm_up.pairs | registry.pairs, await raised_pairs(engine)) if matching else None
+    finally:
+        await engine.dispose()
+    return DedupRun(matching, len(registry.messages), seconds, rate, found)
+
+
+@bench.command()
+@click.option("--households", default=10_000, show_default=True, help="Families in the measured registry.")
+@click.option("--warm-up", default=3_000, show_default=True, help="Families through the saga first, unmeasured.")
+@click.option("--rounds", default=2, show_default=True, help="Alternated runs with matching on, then off.")
+@one_line_errors
+def dedup(households: int, warm_up: int, rounds: int) -> None:
+    """Precision and recall of duplicate matching on known duplicates, and the saga with matching on and off."""
+    regions = load_settings().regions
+    # Its own phones and national ids: the warm-up's families are no duplicates of the measured ones.
+    warm = duplicate_registry(warm_up, regions, seed=1, phone_prefix="1")
+    registry = duplicate_registry(households, regions, seed=27)
+    results = DedupResults(
+        households,
+        len(registry.pairs),
+        registry.relatives_sharing_a_phone,
+        registry.namesakes,
+        load_settings().duplicate_hold_score,
+    )
+    for _ in range(rounds):
+        for matching in (True, False):
+            env = {"DSRS_DUPLICATE_MATCHING": str(matching).lower()}
+            with deployment("bench-dedup", 1, env=env) as (_, settings, _workers):
+                results.runs.append(asyncio.run(_measure_dedup(settings, warm, registry, matching)))
+    click.echo(dedup_table(results))
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"dedup-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
+    document = {**asdict(results), "throughput_ratio": round(results.throughput_ratio, 3)}
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    click.echo(f"figures written to {path}")
 
 
 async def _measure_api(settings: Settings, households: int, requests: int) -> tuple[float, ApiLatency, ApiLatency]:
