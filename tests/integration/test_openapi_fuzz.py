@@ -56,7 +56,7 @@ def test_the_api_keeps_its_document(
     headers = {"Authorization": f"Bearer {token}"}
 
     @settings(
-        max_examples=25,
+        max_examples=15,
         deadline=timedelta(seconds=5),
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),

@@ -30,11 +30,11 @@ from tests.integration.saga import SagaWorker, eventually, isolated_worker, sett
 
 pytestmark = pytest.mark.integration
 
-HOUSEHOLDS = 2000
+HOUSEHOLDS = 1000
 PROGRAMS = 2
 SHIPPED = (DEFAULT_PROGRAMS_DIR / "cash-transfer.yaml").read_text()
 # Small pages, so that a re-assessment of a few thousand households takes many transactions.
-PAGE_SIZE = 20
+PAGE_SIZE = 10
 
 
 def cash_transfer(version: str, poverty_line: float) -> str:
@@ -95,6 +95,16 @@ async def _job(engine: AsyncEngine, version: str) -> dict[str, Any]:
             )
         ).first()
     return {} if row is None else dict(row._mapping)
+
+
+async def _first_page_done(engine: AsyncEngine, version: str) -> dict[str, Any]:
+    """The job as soon as it has done a page: polled often, so that the worker is killed while it runs."""
+    for _ in range(1200):
+        job = await _job(engine, version)
+        if job.get("done", 0) > 0:
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the re-assessment to {version} did not start")
 
 
 async def _finished(engine: AsyncEngine, version: str) -> dict[str, Any]:
@@ -245,7 +255,7 @@ async def test_a_worker_killed_mid_reassessment_resumes_it_once(
     worker: SagaWorker, engine: AsyncEngine, registry: int
 ) -> None:
     await _deploy(engine, worker, cash_transfer("2025.3", 55.0))
-    running = await eventually(lambda: _job(engine, "2025.3"), lambda job: job.get("done", 0) > 0, limit_seconds=60)
+    running = await _first_page_done(engine, "2025.3")
     assert running["status"] == "running", "the job must still be running when the worker is killed"
     worker.kill()
     worker.start()
