@@ -9,12 +9,14 @@ in one token leaves the key of the other, in either order. Each is kept as a 64-
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from itertools import permutations
 
 from dsrs.registry.identity import name_tokens, normalized_phone, phonetic
 from dsrs.registry.resemblance import Person
 
 
+@lru_cache(maxsize=65_536)
 def digest(key: str) -> int:
     """A signed 64-bit digest (PostgreSQL's bigint): equal keys meet, the key itself is not stored."""
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)

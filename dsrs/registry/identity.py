@@ -15,8 +15,10 @@ _NOT_LETTERS_OR_DIGITS = re.compile(r"[^a-z0-9]+")
 MAX_NAME_TOKENS = 4
 
 
+@lru_cache(maxsize=65_536)
 def normalized_phone(raw: str, country: str) -> str:
-    """E.164 (`+254712345678`) when the number can be read, national numbers in `country`; else as given."""
+    """E.164 (`+254712345678`) when the number can be read, national numbers in `country`; else as given.
+    Cached: parsing costs more than the rest of a household's keys, and a pair compares both phones again."""
     try:
         number = phonenumbers.parse(raw, country)
     except phonenumbers.NumberParseException:
