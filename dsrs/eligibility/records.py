@@ -38,9 +38,11 @@ INSERT_FACTS = insert_arrays(household_facts, FACT_COLUMNS).on_conflict_do_nothi
 # The newest stands: by household version, then by time (a re-assessment of the same household version).
 UPSERT_CURRENT = text(
     "INSERT INTO current_decisions (household_id, program_id, assessment_id, household_version, policy_version, "
-    "decision, benefit_amount, assessed_at) SELECT household_id, program_id, id, household_version, "
-    "policy_version, decision, benefit_amount, assessed_at FROM eligibility_assessments "
-    "WHERE id = ANY(CAST(:ids AS uuid[])) "
+    "decision, benefit_amount, assessed_at) SELECT DISTINCT ON (household_id, program_id) household_id, "
+    "program_id, id, household_version, policy_version, decision, benefit_amount, assessed_at "
+    "FROM eligibility_assessments WHERE id = ANY(CAST(:ids AS uuid[])) "
+    # A batch can hold two versions of one household: one row each, or the upsert meets a row twice.
+    "ORDER BY household_id, program_id, household_version DESC, assessed_at DESC "
     "ON CONFLICT (household_id, program_id) DO UPDATE SET assessment_id = excluded.assessment_id, "
     "household_version = excluded.household_version, policy_version = excluded.policy_version, "
     "decision = excluded.decision, benefit_amount = excluded.benefit_amount, assessed_at = excluded.assessed_at "
