@@ -1,15 +1,21 @@
 """Raising suspected duplicates as households are written: in the same transaction as the household, so
 that the hold is in place before any of its payments could be sent.
 
-For each household written: its blocking keys are replaced, the active households sharing a key are
-its candidates (at most MAX_CANDIDATES, those sharing most keys first), each is scored
-(dsrs.registry.resemblance), and every pair scoring at least the hold score is recorded once, with a
-`registry.household.duplicate_suspected` event carrying ids, the score and the matched field names.
+For each household written: its blocking keys are replaced (a new one has none to replace), the active
+households sharing a key are its candidates (at most MAX_CANDIDATES, those sharing most keys first), each
+is scored (dsrs.registry.resemblance), and every pair scoring at least the hold score is recorded once,
+with a `registry.household.duplicate_suspected` event carrying ids, the score and the matched field names.
+
+The households written are matched from the fields in hand, not read back. Candidates are found by
+looking up each of the written households' keys in the keys' primary key, one key at a time: the work
+stays that of the few households sharing a key whatever the planner's statistics say of a registry
+that is growing.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -26,7 +32,9 @@ from dsrs.events.envelope import new_envelope
 from dsrs.events.ids import new_uuid
 from dsrs.outbox.writer import OutgoingEvent, add_events
 from dsrs.registry.blocking import blocking_keys
+from dsrs.registry.household import HouseholdFields
 from dsrs.registry.resemblance import Person, Resemblance, resemblance
+from dsrs.registry.store import Recorded
 from dsrs.settings import Settings
 
 # Enough for the families a name, phone or id really shares; a bound on the work a household can cost.
@@ -43,21 +51,15 @@ INSERT_PAIRS = text(
     "AS p(id, household_id, candidate_id, region, score, matched_fields) "
     "ON CONFLICT DO NOTHING RETURNING id, household_id, candidate_id, score, matched_fields"
 )
-# For each household written, the active households sharing most of its keys.
-CANDIDATES = text(
-    """
-    SELECT subject, candidate FROM (
-        SELECT mine.household_id AS subject, theirs.household_id AS candidate,
-               row_number() OVER (PARTITION BY mine.household_id ORDER BY count(*) DESC) AS rank
-        FROM household_match_keys mine
-        JOIN household_match_keys theirs ON theirs.key = mine.key AND theirs.household_id <> mine.household_id
-        JOIN households h ON h.id = theirs.household_id AND h.status = 'active'
-        WHERE mine.household_id = ANY(CAST(:subjects AS uuid[]))
-        GROUP BY mine.household_id, theirs.household_id
-    ) ranked
-    WHERE rank <= :limit
-    """
+# The households holding each of these keys, up to a bound a key: a key shared by a whole block of the
+# registry (a placeholder phone) must not cost a household the block.
+HOLDERS = text(
+    "SELECT mine.subject, theirs.household_id AS candidate "
+    "FROM unnest(CAST(:subjects AS uuid[]), CAST(:keys AS bigint[])) AS mine(subject, key) "
+    "CROSS JOIN LATERAL (SELECT t.household_id FROM household_match_keys t "
+    "WHERE t.key = mine.key AND t.household_id <> mine.subject LIMIT :per_key) AS theirs"
 )
+HOLDERS_PER_KEY = 2 * MAX_CANDIDATES
 MEMBER_COLUMNS = ("household_size", "children_under_5", "children_5_to_17", "elderly_members")
 
 
@@ -66,16 +68,32 @@ def _ids(ids: list[uuid.UUID]) -> Any:
     return bindparam("ids", ids, type_=ARRAY(UUID(as_uuid=True)))
 
 
-def person_of(row: Any) -> Person:
+def person_of(record: Any) -> Person:
+    """A household's identifying fields, from its row or from the fields just written."""
     return Person(
-        region=row.region,
-        name=row.head_of_household_name,
-        phone=row.phone,
-        national_id=row.national_id,
-        email=row.email,
-        address=row.address,
-        members=tuple(int(row._mapping[name]) for name in MEMBER_COLUMNS),
+        region=record.region,
+        name=record.head_of_household_name,
+        phone=record.phone,
+        national_id=record.national_id,
+        email=record.email,
+        address=record.address,
+        members=tuple(int(getattr(record, name)) for name in MEMBER_COLUMNS),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A household as this transaction has just written it."""
+
+    recorded: Recorded
+    fields: HouseholdFields
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    person: Person
+    active: bool
+    new: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,26 +119,83 @@ class DuplicateMatching:
     async def check(
         self,
         connection: AsyncConnection,
-        household_ids: Sequence[uuid.UUID],
+        written: Sequence[Written],
         source: str,
         traces: Mapping[uuid.UUID, str | None],
     ) -> int:
         """Index these households and raise their new suspected pairs; how many were raised."""
-        if not self.enabled or not household_ids:
+        if not self.enabled or not written:
             return 0
-        subjects = await self._persons(connection, list(dict.fromkeys(household_ids)))
-        await self._index(connection, subjects)
-        active = [household_id for household_id, (person, status) in subjects.items() if status == "active"]
-        suspicions = await self._suspicions(connection, active, {k: p for k, (p, _) in subjects.items()})
+        subjects = _subjects(written)
+        keys = {household_id: blocking_keys(s.person, self.phone_country) for household_id, s in subjects.items()}
+        await self._index(connection, subjects, keys)
+        active = {household_id: keys[household_id] for household_id, s in subjects.items() if s.active}
+        suspicions = await self._suspicions(connection, active, {k: s.person for k, s in subjects.items()})
         raised = await self._record(connection, suspicions)
         await add_events(connection, [_suspected_event(row, source, traces.get(row.household_id)) for row in raised])
         return len(raised)
 
-    async def _persons(self, connection: AsyncConnection, ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[Person, str]]:
+    async def _index(
+        self, connection: AsyncConnection, subjects: Mapping[uuid.UUID, Subject], keys: Mapping[uuid.UUID, set[int]]
+    ) -> None:
+        """Replace the households' blocking keys: a changed name, phone or id changes its candidates."""
+        changed = [household_id for household_id, subject in subjects.items() if not subject.new]
+        if changed:
+            await connection.execute(
+                delete(household_match_keys).where(household_match_keys.c.household_id == any_(_ids(changed)))
+            )
+        rows = [{"key": key, "household_id": household_id} for household_id, held in keys.items() for key in held]
+        if rows:
+            await connection.execute(INSERT_KEYS, arrays(household_match_keys, rows, _KEY_COLUMNS))
+
+    async def _candidates(
+        self, connection: AsyncConnection, keys: Mapping[uuid.UUID, set[int]]
+    ) -> dict[uuid.UUID, list[uuid.UUID]]:
+        """Each household's candidates: the holders of its keys, those sharing most keys first."""
+        pairs = [(household_id, key) for household_id, held in keys.items() for key in held]
+        if not pairs:
+            return {}
+        parameters = {
+            "subjects": [household_id for household_id, _ in pairs],
+            "keys": [key for _, key in pairs],
+            "per_key": HOLDERS_PER_KEY,
+        }
+        shared = Counter((row.subject, row.candidate) for row in await connection.execute(HOLDERS, parameters))
+        ranked: dict[uuid.UUID, list[uuid.UUID]] = {}
+        for (subject, candidate), _ in sorted(shared.items(), key=lambda item: (-item[1], str(item[0][1]))):
+            ranked.setdefault(subject, []).append(candidate)
+        return ranked
+
+    async def _suspicions(
+        self, connection: AsyncConnection, keys: Mapping[uuid.UUID, set[int]], persons: Mapping[uuid.UUID, Person]
+    ) -> list[Suspicion]:
+        if not keys:
+            return []
+        ranked = await self._candidates(connection, keys)
+        unknown = list({candidate for found in ranked.values() for candidate in found} - set(persons))
+        everyone = dict(persons)
+        everyone.update(await self._active_persons(connection, unknown))
+        pairs: dict[frozenset[uuid.UUID], Suspicion] = {}
+        for subject_id, found in ranked.items():
+            subject = everyone[subject_id]
+            # Written households count as candidates only if active: each is among `keys` just when it is.
+            candidates = [c for c in found if c in everyone and (c in keys or c not in persons)][:MAX_CANDIDATES]
+            for candidate_id in candidates:
+                pair = frozenset((subject_id, candidate_id))
+                if pair in pairs:
+                    continue
+                scored = resemblance(subject, everyone[candidate_id], self.phone_country)
+                if scored.score >= self.hold_score:
+                    pairs[pair] = Suspicion(subject_id, candidate_id, subject.region, scored)
+        # In one order, so that two transactions raising overlapping pairs wait rather than deadlock.
+        return sorted(pairs.values(), key=lambda s: sorted((s.household_id, s.candidate_id)))
+
+    async def _active_persons(self, connection: AsyncConnection, ids: list[uuid.UUID]) -> dict[uuid.UUID, Person]:
+        if not ids:
+            return {}
         rows = await connection.execute(
             select(
                 households.c.id,
-                households.c.status,
                 households.c.region,
                 households.c.head_of_household_name,
                 households.c.phone,
@@ -128,44 +203,9 @@ class DuplicateMatching:
                 households.c.email,
                 households.c.address,
                 *(households.c[name] for name in MEMBER_COLUMNS),
-            ).where(households.c.id == any_(_ids(ids)))
+            ).where(households.c.id == any_(_ids(ids)), households.c.status == "active")
         )
-        return {row.id: (person_of(row), row.status) for row in rows}
-
-    async def _index(self, connection: AsyncConnection, subjects: Mapping[uuid.UUID, tuple[Person, str]]) -> None:
-        """Replace the households' blocking keys: a changed name, phone or id changes its candidates."""
-        await connection.execute(
-            delete(household_match_keys).where(household_match_keys.c.household_id == any_(_ids(list(subjects))))
-        )
-        rows = [
-            {"key": key, "household_id": household_id}
-            for household_id, (person, _) in subjects.items()
-            for key in blocking_keys(person, self.phone_country)
-        ]
-        if rows:
-            await connection.execute(INSERT_KEYS, arrays(household_match_keys, rows, _KEY_COLUMNS))
-
-    async def _suspicions(
-        self, connection: AsyncConnection, subjects: list[uuid.UUID], persons: Mapping[uuid.UUID, Person]
-    ) -> list[Suspicion]:
-        if not subjects:
-            return []
-        found = (await connection.execute(CANDIDATES, {"subjects": subjects, "limit": MAX_CANDIDATES})).all()
-        unknown = list({row.candidate for row in found} - set(persons))
-        everyone = dict(persons)
-        if unknown:
-            everyone.update({k: person for k, (person, _) in (await self._persons(connection, unknown)).items()})
-        pairs: dict[frozenset[uuid.UUID], Suspicion] = {}
-        for row in found:
-            pair = frozenset((row.subject, row.candidate))
-            if pair in pairs:
-                continue
-            subject = everyone[row.subject]
-            scored = resemblance(subject, everyone[row.candidate], self.phone_country)
-            if scored.score >= self.hold_score:
-                pairs[pair] = Suspicion(row.subject, row.candidate, subject.region, scored)
-        # In one order, so that two transactions raising overlapping pairs wait rather than deadlock.
-        return sorted(pairs.values(), key=lambda s: sorted((s.household_id, s.candidate_id)))
+        return {row.id: person_of(row) for row in rows}
 
     async def _record(self, connection: AsyncConnection, suspicions: list[Suspicion]) -> list[Any]:
         if not suspicions:
@@ -179,6 +219,15 @@ class DuplicateMatching:
             "matched_fields": ["|".join(s.found.matched_fields) for s in suspicions],
         }
         return list((await connection.execute(INSERT_PAIRS, columns)).all())
+
+
+def _subjects(written: Sequence[Written]) -> dict[uuid.UUID, Subject]:
+    """One per household, as last written; new if this transaction created it (it has no keys yet)."""
+    created = {w.recorded.household_id for w in written if w.recorded.created}
+    return {
+        w.recorded.household_id: Subject(person_of(w.fields), w.recorded.active, w.recorded.household_id in created)
+        for w in written
+    }
 
 
 def _suspected_event(row: Any, source: str, traceparent: str | None) -> OutgoingEvent:

@@ -12,7 +12,7 @@ from dsrs.events import topics
 from dsrs.events.envelope import InvalidEvent, decode_envelope_of
 from dsrs.events.incoming import Incoming
 from dsrs.monitoring.trace_context import TRACEPARENT
-from dsrs.registry.duplicates import DuplicateMatching
+from dsrs.registry.duplicates import DuplicateMatching, Written
 from dsrs.registry.household import parse_household
 from dsrs.registry.store import Submission, upsert_households
 from dsrs.streams.processing import Decoded, claimed, event_id_of
@@ -49,4 +49,5 @@ class IntakeHandler:
             submissions = [item.submission for item in fresh]
             recorded = await upsert_households(connection, submissions, self.source)
             traces = {submission.household_id: submission.traceparent for submission in submissions}
-            await self.matching.check(connection, [r.household_id for r in recorded], self.source, traces)
+            written = [Written(r, s.fields) for r, s in zip(recorded, submissions, strict=True)]
+            await self.matching.check(connection, written, self.source, traces)

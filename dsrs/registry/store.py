@@ -47,6 +47,8 @@ class Recorded:
     household_id: uuid.UUID
     version: int
     created: bool
+    # A deactivated household's record is kept up to date, but it is not assessed or matched again.
+    active: bool = True
 
 
 def _columns(fields: HouseholdFields) -> dict[str, Any]:
@@ -99,10 +101,9 @@ async def upsert_households(
         for submission in batch:
             version, status = stored[submission.household_id]
             # A new row starts at version 1; a replaced one has been bumped past it.
-            outcome = Recorded(submission.household_id, version, created=version == 1)
+            outcome = Recorded(submission.household_id, version, created=version == 1, active=status == "active")
             recorded.append(outcome)
-            # A deactivated household's record is kept up to date, but it is not assessed again.
-            if status == "active":
+            if outcome.active:
                 events.append(household_event(outcome, submission.fields, source, submission.traceparent))
     await add_events(connection, events)
     return recorded

@@ -12,11 +12,13 @@ from starlette.responses import Response
 from dsrs.audit.trail import AuditEntry, record
 from dsrs.monitoring.trace_context import new_traceparent
 from dsrs.monitoring.tracing import current_traceparent
+from dsrs.registry.duplicates import Written
 from dsrs.registry.household import HouseholdFields, InvalidHousehold, parse_household
 from dsrs.registry.queries import PROGRAM_STATUSES, get_household, list_households
 from dsrs.registry.store import (
     HouseholdInactive,
     HouseholdNotFound,
+    Recorded,
     Submission,
     VersionConflict,
     create_household,
@@ -45,10 +47,11 @@ async def _fields(request: Request, runtime: Runtime) -> HouseholdFields | Respo
         return error(422, "invalid household", errors=[e.model_dump() for e in invalid.errors])
 
 
-async def _match(connection: AsyncConnection, runtime: Runtime, submission: Submission) -> None:
+async def _match(connection: AsyncConnection, runtime: Runtime, submission: Submission, recorded: Recorded) -> None:
     """The same duplicate check as the intake topic's, in the write's own transaction."""
     traces = {submission.household_id: submission.traceparent}
-    await runtime.matching.check(connection, [submission.household_id], runtime.settings.source_name, traces)
+    written = [Written(recorded, submission.fields)]
+    await runtime.matching.check(connection, written, runtime.settings.source_name, traces)
 
 
 async def create(request: Request) -> Response:
@@ -59,7 +62,7 @@ async def create(request: Request) -> Response:
     submission = Submission(uuid.uuid4(), fields, current_traceparent() or new_traceparent())
     async with runtime.engine.begin() as connection:
         recorded = await create_household(connection, submission, runtime.settings.source_name)
-        await _match(connection, runtime, submission)
+        await _match(connection, runtime, submission, recorded)
         after = {"id": str(recorded.household_id), "version": recorded.version, **fields.model_dump(mode="json")}
         entry = AuditEntry("household.register", "household", str(recorded.household_id), None, after)
         await record(connection, principal_of(request), entry)
@@ -86,7 +89,7 @@ async def replace(request: Request) -> Response:
         async with runtime.engine.begin() as connection:
             before = await current_household(connection, household_id)
             recorded = await replace_household(connection, submission, runtime.settings.source_name, expected)
-            await _match(connection, runtime, submission)
+            await _match(connection, runtime, submission, recorded)
             after = {"id": str(household_id), "version": recorded.version, **fields.model_dump(mode="json")}
             entry = AuditEntry("household.replace", "household", str(household_id), before, after)
             await record(connection, principal_of(request), entry)
