@@ -13,7 +13,8 @@ from dsrs.cli.errors import one_line_errors, one_line_errors_for
 from dsrs.db.engine import create_engine
 from dsrs.payment.opening import CycleOpened, CycleRefused, CycleTerms, next_cycle, open_cycle
 from dsrs.payment.reconciliation import InvalidStatement, Report, StatementLine, parse_csv, reconcile
-from dsrs.rules import ProgramError, active_programs, load_programs
+from dsrs.programs.catalog import ProgramCatalog
+from dsrs.rules import ProgramError
 from dsrs.settings import Settings, load_settings
 
 
@@ -60,14 +61,16 @@ def cycle() -> None:
 
 
 async def _open(settings: Settings, program_id: str, name: str | None) -> CycleOpened:
-    programs = {program.id: program for program in active_programs(load_programs(settings.programs_dir))}
-    if program_id not in programs:
-        raise CycleRefused(f"no active program {program_id!r}; known: {', '.join(sorted(programs))}")
-    program = programs[program_id]
     today = date.today()
     terms = CycleTerms(settings.payment_settlement_days, settings.payment_max_attempts, settings.source_name)
     engine = create_engine(settings, pool_size=1)
     try:
+        # The deployed programs, as the workers decide with them: not the files beside this command.
+        async with engine.connect() as connection:
+            programs = await ProgramCatalog().active(connection)
+        if program_id not in programs:
+            raise CycleRefused(f"no active program {program_id!r}; known: {', '.join(sorted(programs))}")
+        program = programs[program_id]
         return await open_cycle(engine, program, name or next_cycle(program, today), today, terms, "cli")
     finally:
         await engine.dispose()

@@ -21,22 +21,19 @@ from dsrs.outbox.writer import add_events
 from dsrs.payment.events import scheduled_event
 from dsrs.rules import Program, parse_cycle
 
-# The current assessment of each household under the program, when it is an approval of an active household.
+# The current decision of each household under the program (current_decisions, kept by eligibility and
+# re-assessment), when it is an approval of an active household.
 FILL = text(
     """
     WITH created AS (
         INSERT INTO payments (id, household_id, assessment_id, program_id, cycle, amount, currency, due_date,
                               settle_by, max_attempts, idempotency_key)
-        SELECT gen_random_uuid(), c.household_id, c.id, c.program_id, CAST(:cycle AS text), c.benefit_amount, :currency,
-               :due_date, :settle_by, :max_attempts, 'assessment:' || c.id || ':' || CAST(:cycle AS text)
-        FROM (
-            SELECT DISTINCT ON (a.household_id) a.id, a.household_id, a.program_id, a.decision, a.benefit_amount
-            FROM eligibility_assessments a
-            WHERE a.program_id = :program_id
-            ORDER BY a.household_id, a.household_version DESC, a.assessed_at DESC
-        ) c
+        SELECT gen_random_uuid(), c.household_id, c.assessment_id, c.program_id, CAST(:cycle AS text),
+               c.benefit_amount, :currency, :due_date, :settle_by, :max_attempts,
+               'assessment:' || c.assessment_id || ':' || CAST(:cycle AS text)
+        FROM current_decisions c
         JOIN households h ON h.id = c.household_id AND h.status = 'active'
-        WHERE c.decision = 'approved' AND c.benefit_amount > 0
+        WHERE c.program_id = :program_id AND c.decision = 'approved' AND c.benefit_amount > 0
         ON CONFLICT DO NOTHING
         RETURNING *
     )

@@ -61,7 +61,7 @@ async def _opener_waits(engine: AsyncEngine) -> bool:
         waiting = await connection.scalar(
             text(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO payments%SELECT DISTINCT ON%'"
+                "AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO payments%FROM current_decisions%'"
             )
         )
     return bool(waiting)

@@ -271,6 +271,9 @@ async def test_a_program_retires_once(worker: SagaWorker, engine: AsyncEngine) -
     async with worker.client(Role.ADMIN) as client:
         deployed = await client.post("/api/v1/programs", **yaml_body(new_program("retiring-grant")))
         assert deployed.status_code == 201, deployed.text
+        # Payment cycles follow the deployed catalog, not the files beside the command.
+        opened = run_dsrs("payments", "cycle", "open", "retiring-grant", env=worker.env)
+        assert opened.returncode == 0, opened.stderr
         before = await counts(engine)
         retired = await client.post("/api/v1/programs/retiring-grant/retire")
         assert retired.status_code == 200, retired.text
@@ -286,6 +289,9 @@ async def test_a_program_retires_once(worker: SagaWorker, engine: AsyncEngine) -
         listed = {item["program_id"]: item for item in (await client.get("/api/v1/programs")).json()["items"]}
     assert listed["retiring-grant"]["retired"] is True
     assert (await counts(engine))["audited"] == before["audited"] + 1
+    refused = run_dsrs("payments", "cycle", "open", "retiring-grant", env=worker.env)
+    assert refused.returncode == 1
+    assert "no active program 'retiring-grant'" in refused.stderr
 
 
 async def test_only_program_officers_and_admins_change_programs(worker: SagaWorker, engine: AsyncEngine) -> None:

@@ -7,7 +7,8 @@ import asyncio
 import json
 import random
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,13 @@ from dsrs.auth.roles import Role
 from dsrs.db.engine import create_engine
 from dsrs.events.topics import ASSESSED_APPROVED, ASSESSED_DENIED, HOUSEHOLD_INTAKE
 from dsrs.programs.deploy import VersionConflict, deploy
-from dsrs.rules import DEFAULT_PROGRAMS_DIR
+from dsrs.rules import DEFAULT_PROGRAMS_DIR, load_programs
 from dsrs.settings import Settings
 from dsrs_dev.bench.environment import free_port
 from dsrs_dev.partner import publish_intake
 from dsrs_dev.stack.manager import Stack
 from dsrs_dev.synthetic import household_fields, synthetic_intake
+from tests.integration.conftest import run_dsrs
 from tests.integration.saga import SagaWorker, eventually, isolated_worker, settled
 
 pytestmark = pytest.mark.integration
@@ -195,6 +197,22 @@ async def test_a_new_version_flips_exactly_the_households_its_rules_say(
     assert summary["households_eligible"] == len(now_approved)
     assert summary["households_decided"] == len(active)
     assert summary["approved"] > len(now_approved)
+    # A cycle opened now pays the households eligible now, under the deployed version.
+    await _check_opened_cycle(worker, engine, {h: active[h] for h in now_approved})
+
+
+async def _check_opened_cycle(worker: SagaWorker, engine: AsyncEngine, eligible: dict[str, dict[str, Any]]) -> None:
+    program = {p.id: p for p in load_programs(DEFAULT_PROGRAMS_DIR)}["cash-transfer"]
+    cycle = list(islice(program.schedule.cycles_from(date.today()), 3))[-1][0]
+    result = run_dsrs("payments", "cycle", "open", "cash-transfer", cycle, env=worker.env)
+    assert result.returncode == 0, result.stderr
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT household_id, status FROM payments WHERE program_id = 'cash-transfer' AND cycle = :c"),
+            {"c": cycle},
+        )
+        paid = {str(household_id): status for household_id, status in rows}
+    assert set(paid) == set(eligible)
 
 
 async def test_after_an_update_the_first_versions_decision_on_the_old_data_still_replays(
