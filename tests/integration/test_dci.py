@@ -17,15 +17,8 @@ from dsrs.auth.roles import Role
 from dsrs.settings import Settings
 from dsrs_dev.stack.manager import Stack
 from dsrs_dev.synthetic import household_fields
-from tests.integration.dci_subscriber import (
-    FLAKY,
-    Subscriber,
-    now,
-    predicate,
-    request,
-    running_subscriber,
-    search_message,
-)
+from tests.dci_messages import now, predicate, request, search_message
+from tests.integration.dci_subscriber import FLAKY, Subscriber, running_subscriber
 from tests.integration.saga import SagaWorker, engine_of, eventually, isolated_worker
 
 pytestmark = pytest.mark.integration
