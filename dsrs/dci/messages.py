@@ -112,11 +112,16 @@ class SearchCriteria(Open):
     pagination: PageRequest | None = None
 
 
-class SearchItem(Open):
+class Item(Open):
+    """One request of a message: its reference, time and language; subclasses add what it asks."""
+
     reference_id: Text
     timestamp: AwareDatetime
-    search_criteria: SearchCriteria
     locale: Annotated[str, Field(pattern=r"^[a-z]{2,3}$")] | None = None
+
+
+class SearchItem(Item):
+    search_criteria: SearchCriteria
 
 
 class SearchRequest(Open):
@@ -136,11 +141,8 @@ class SubscribeCriteria(Open):
     notify_record_type: Text
 
 
-class SubscribeItem(Open):
-    reference_id: Text
-    timestamp: AwareDatetime
+class SubscribeItem(Item):
     subscribe_criteria: SubscribeCriteria
-    locale: Annotated[str, Field(pattern=r"^[a-z]{2,3}$")] | None = None
 
 
 class SubscribeRequest(Open):

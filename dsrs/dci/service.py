@@ -69,6 +69,20 @@ class DciService:
         await check_callback_url(url, self.may_be_private)
         return url
 
+    async def _owe(
+        self,
+        connection: AsyncConnection,
+        action: str,
+        correlation: str,
+        url: str,
+        envelope: Envelope,
+        message: dict[str, Any],
+        counts: tuple[int, int],
+    ) -> None:
+        """A callback answering the request, owed in this transaction: its message id follows from both."""
+        header = self.party.header(action, envelope.header.sender_id, counts)
+        await enqueue(connection, message_id_for(action, correlation), url, header, message)
+
     async def _insert(
         self,
         connection: AsyncConnection,
@@ -122,8 +136,7 @@ class DciService:
             counts = (len(plans), len(plans))
             if url is None:
                 return self.party.answer("on-search", message, envelope.header.sender_id, counts)
-            header = self.party.header("on-search", envelope.header.sender_id, counts)
-            await enqueue(connection, message_id_for("on-search", str(correlation)), url, header, message)
+            await self._owe(connection, "on-search", str(correlation), url, envelope, message, counts)
         return ack(str(correlation))
 
     # --- subscriptions ----------------------------------------------------------------------------------
@@ -145,8 +158,8 @@ class DciService:
             outcome = {"items": items}
             await self._finish(connection, correlation, caller, "subscribe", outcome)
             message = subscribe_response(request.transaction_id, str(correlation), outcome)
-            header = self.party.header("on-subscribe", envelope.header.sender_id, (len(items), len(items)))
-            await enqueue(connection, message_id_for("on-subscribe", str(correlation)), url, header, message)
+            counts = (len(items), len(items))
+            await self._owe(connection, "on-subscribe", str(correlation), url, envelope, message, counts)
         return ack(str(correlation))
 
     async def unsubscribe(self, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
@@ -163,8 +176,8 @@ class DciService:
             await self._finish(connection, correlation, caller, "unsubscribe", outcome)
             if url is not None:
                 message = unsubscribe_response(request.transaction_id, str(correlation), outcome)
-                header = self.party.header("on-unsubscribe", envelope.header.sender_id, (len(codes), len(codes)))
-                await enqueue(connection, message_id_for("on-unsubscribe", str(correlation)), url, header, message)
+                counts = (len(codes), len(codes))
+                await self._owe(connection, "on-unsubscribe", str(correlation), url, envelope, message, counts)
         return ack(str(correlation))
 
     # --- transaction status -----------------------------------------------------------------------------
@@ -186,8 +199,7 @@ class DciService:
             message["txnstatus_response"] = status
             if url is None:
                 return self.party.answer("txn-on-status", message, envelope.header.sender_id, (1, 1))
-            header = self.party.header("txn-on-status", envelope.header.sender_id, (1, 1))
-            await enqueue(connection, message_id_for("txn-on-status", correlation), url, header, message)
+            await self._owe(connection, "txn-on-status", correlation, url, envelope, message, (1, 1))
         return ack(correlation)
 
 

@@ -1,7 +1,7 @@
 """The worker's background duties, for as long as it runs: the outbox relay (in a child process, or on
 this loop with its NOTIFY listener), payment dispatch, the provider's settlement reports (the simulator's,
 or G2P Connect status requests), activating program versions and re-assessing the registry under them,
-opening payment cycles, the hourly deadline check, the KPI rollups and
+opening payment cycles, the hourly deadline check, the DCI callbacks, the KPI rollups and
 the state gauges."""
 
 from __future__ import annotations
