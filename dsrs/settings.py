@@ -133,6 +133,28 @@ class Settings(BaseSettings):
         default=600.0, ge=1, description="Ask disburse/status for a payment sent this long without a callback"
     )
 
+    # The DCI Social Registry API (docs/dci.md).
+    dci_sender_id: str = Field(
+        default="dsrs", min_length=1, max_length=99, description="DSRS's sender_id in DCI messages it sends"
+    )
+    dci_signing_key: str | None = Field(
+        default=None, min_length=32, description="HMAC-SHA256 key that signs DCI callbacks and responses"
+    )
+    dci_signing_key_id: str = Field(default="dsrs-1", description="The key id named in DCI signatures")
+    dci_request_key: str | None = Field(
+        default=None,
+        min_length=32,
+        description="HMAC-SHA256 key DCI requests must be signed with; unset: signatures are not required",
+    )
+    dci_callback_timeout_seconds: float = Field(default=10.0, gt=0, le=120, description="One callback's limit")
+    dci_retry_base_seconds: float = Field(default=5.0, gt=0, description="First callback retry delay; doubles")
+    dci_retry_max_seconds: float = Field(default=3600.0, gt=0, description="Longest delay between retries")
+    dci_max_attempts: int = Field(default=10, ge=1, le=50, description="Callback attempts before giving up")
+    dci_private_callbacks: bool | None = Field(
+        default=None,
+        description="Allow callbacks to loopback and private addresses; default: not in staging or production",
+    )
+
     # Deduplication at registration (docs/duplicates.md).
     duplicate_matching: bool = Field(
         default=True, description="Compare each new or changed household with its candidates; false: no matching"
@@ -232,6 +254,13 @@ class Settings(BaseSettings):
         return value.lower()
 
     @property
+    def dci_callbacks_may_be_private(self) -> bool:
+        """Whether a DCI callback URL may name a loopback, private or link-local address (SSRF guard)."""
+        if self.dci_private_callbacks is not None:
+            return self.dci_private_callbacks
+        return self.env not in (Environment.STAGING, Environment.PRODUCTION)
+
+    @property
     def kafka_address(self) -> tuple[str, int]:
         return _host_and_port(self.kafka_url, 9092)
 
@@ -272,6 +301,6 @@ def load_settings() -> Settings:
             # A rule across several variables: the message names them.
             raise SettingsError(message) from None
         variable = "DSRS_" + "_".join(str(part) for part in first["loc"]).upper()
-        hidden = ("SECRET", "PASSWORD", "TOKEN")
+        hidden = ("SECRET", "PASSWORD", "TOKEN", "KEY")
         shown = "(hidden)" if any(word in variable for word in hidden) else repr(first.get("input"))
         raise SettingsError(f"{variable}: {message} (got {shown})") from None

@@ -487,3 +487,64 @@ audit_log = Table(
     Column("after_digest", String(64)),
     Index("ix_audit_log_resource", "resource_type", "resource_id"),
 )
+
+# The DCI Social Registry API (dsrs.dci, docs/dci.md). A transaction is a request DSRS answered: its
+# outcome holds statuses and household ids, never personal data (answers are rebuilt from the registry).
+DCI_TRANSACTION_KINDS = ("search", "subscribe", "unsubscribe")
+dci_transactions = Table(
+    "dci_transactions",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),  # the correlation_id DSRS answered with
+    Column("kind", String(16), nullable=False),
+    Column("transaction_id", String(99), nullable=False),
+    Column("message_id", Text, nullable=False),
+    Column("sender_id", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("reference_ids", ARRAY(Text), nullable=False),
+    Column("outcome", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(f"kind IN {DCI_TRANSACTION_KINDS}", name="kind_known"),
+    Index("ix_dci_transactions_actor_transaction", "actor", "transaction_id"),
+)
+
+dci_subscriptions = Table(
+    "dci_subscriptions",
+    metadata,
+    Column("code", UUID(as_uuid=True), primary_key=True),
+    Column("transaction_pk", UUID(as_uuid=True), ForeignKey("dci_transactions.id"), nullable=False),
+    Column("reference_id", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("notify_url", Text, nullable=False),
+    Column("event_types", ARRAY(Text), nullable=False),
+    Column("filter", JSONB, nullable=False),
+    # Whether the subscriber's roles read personal data: its notifications carry names and phones only then.
+    Column("personal_data", Boolean, nullable=False),
+    Column("status", String(16), nullable=False, server_default="subscribe"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("ended_at", DateTime(timezone=True)),
+    CheckConstraint("status IN ('subscribe', 'unsubscribe')", name="status_known"),
+    Index("ix_dci_subscriptions_active", "code", postgresql_where=text("status = 'subscribe'")),
+)
+
+# Callbacks owed: each is sent until the receiver answers 2xx, at most DSRS_DCI_MAX_ATTEMPTS times. The
+# payload is dropped once the callback is delivered or given up, so no copy of personal data stays here.
+dci_deliveries = Table(
+    "dci_deliveries",
+    metadata,
+    Column("id", BigInteger, Identity(always=False), primary_key=True),
+    Column("message_id", UUID(as_uuid=True), nullable=False),  # the idempotency key the receiver sees
+    Column("action", String(16), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("payload", JSONB),
+    Column("state", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("last_error", Text),
+    Column("subscription_code", UUID(as_uuid=True)),
+    Column("event_id", UUID(as_uuid=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("finished_at", DateTime(timezone=True)),
+    UniqueConstraint("message_id"),
+    CheckConstraint("state IN ('pending', 'delivered', 'failed')", name="state_known"),
+    Index("ix_dci_deliveries_due", "next_attempt_at", postgresql_where=text("state = 'pending'")),
+)

@@ -20,6 +20,7 @@ from dsrs.web import (
     assessments,
     audit,
     cycles,
+    dci,
     dead_letters,
     duplicates,
     g2p,
@@ -45,6 +46,8 @@ ADMINS = frozenset({Role.ADMIN})
 REGISTRARS = frozenset({Role.REGISTRAR})
 OFFICERS = frozenset({Role.PROGRAM_OFFICER})
 DUPLICATE_REVIEWERS = frozenset({Role.REGISTRAR, Role.PROGRAM_OFFICER})
+# Programs' systems subscribe to the registry's events; operators may too, and get no personal data.
+DCI_SUBSCRIBERS = frozenset({Role.PROGRAM_OFFICER, Role.ADMIN})
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,13 @@ ENDPOINTS = (
     Endpoint("GET", "/api/v1/programs/{program_id}/cycles/{cycle}", cycles.read, PAYMENT_READERS, cycles.READ),
     # The payment provider's callback: its own bearer token, checked by the handler (dsrs.web.g2p).
     Endpoint("POST", "/api/v1/g2p/disbursement/on-disburse", g2p.on_disburse, None, g2p.ON_DISBURSE),
+    # The DCI Social Registry API (docs/dci.md): personal fields only for roles that read personal data.
+    Endpoint("POST", "/dci/registry/sync/search", dci.sync_search, ALL_ROLES, dci.SYNC_SEARCH),
+    Endpoint("POST", "/dci/registry/search", dci.search, ALL_ROLES, dci.SEARCH),
+    Endpoint("POST", "/dci/registry/subscribe", dci.subscribe, DCI_SUBSCRIBERS, dci.SUBSCRIBE),
+    Endpoint("POST", "/dci/registry/unsubscribe", dci.unsubscribe, DCI_SUBSCRIBERS, dci.UNSUBSCRIBE),
+    Endpoint("POST", "/dci/registry/sync/txn/status", dci.sync_status, ALL_ROLES, dci.SYNC_STATUS),
+    Endpoint("POST", "/dci/registry/txn/status", dci.status, ALL_ROLES, dci.STATUS),
     Endpoint("GET", "/api/v1/admin/dlq", dead_letters.listing, ADMINS, dead_letters.LISTING),
     Endpoint("POST", "/api/v1/admin/dlq/replay", dead_letters.replay_letters, ADMINS, dead_letters.REPLAY),
 )

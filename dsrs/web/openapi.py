@@ -130,7 +130,9 @@ class _Builder:
         error_content = {"application/json": {"schema": self.ref(ApiError, "serialization")}}
         responses = {str(status): self.reply(reply) for status, reply in declared.replies.items()}
         for status, description in errors.items():
-            responses[str(status)] = {"description": description, "content": error_content}
+            # A status the operation answers in a shape of its own (DCI's ERR acknowledgement) keeps it.
+            if status not in declared.replies:
+                responses[str(status)] = {"description": description, "content": error_content}
         shown: JsonSchema = {
             "operationId": re.sub(r"[^A-Za-z0-9]+", "_", f"{endpoint.method} {endpoint.path}").strip("_").lower(),
             "summary": declared.summary,
@@ -166,6 +168,8 @@ class _Builder:
 
 
 def _tag(path: str) -> str:
+    if path.startswith("/dci/"):
+        return "dci"
     parts = path.removeprefix("/api/v1/").strip("/").split("/")
     return parts[0] or "ui"
 

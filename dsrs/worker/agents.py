@@ -15,6 +15,7 @@ from typing import Any, cast
 import faust
 from faust.types import StreamT
 
+from dsrs.dci import notify
 from dsrs.events import topics
 from dsrs.events.incoming import Incoming
 from dsrs.monitoring.heap import freeze_startup_heap
@@ -104,6 +105,8 @@ AGENTS = (
         (topics.ASSESSED_APPROVED, topics.ASSESSED_DENIED, topics.HOUSEHOLD_DEACTIVATED),
         Runtime.payment,
     ),
+    # DCI subscriptions: household events become notify callbacks owed to subscribers (dsrs.dci.notify).
+    AgentSpec("dci-notify", notify.TOPICS, Runtime.dci_notifier),
     AgentSpec("payment-settlement", (topics.PROVIDER_SETTLEMENT,), Runtime.settlement),
     AgentSpec("payment-statement", (topics.PROVIDER_STATEMENT,), Runtime.statements),
     # Every dead-letter topic: the reprocess agent records each letter and its state (dsrs.recovery).

@@ -21,6 +21,10 @@ from dsrs.analytics.counter import AnalyticsCounter
 from dsrs.analytics.mirror import KpiMirror
 from dsrs.analytics.rollups import MongoRollups
 from dsrs.db.engine import create_engine
+from dsrs.dci.delivery import CallbackSender
+from dsrs.dci.envelope import Party
+from dsrs.dci.notify import NotifyHandler
+from dsrs.dci.service import DciService
 from dsrs.dlq.causes import PROGRAMS
 from dsrs.dlq.publisher import DeadLetterPublisher
 from dsrs.eligibility.assessor import EligibilityHandler
@@ -210,3 +214,13 @@ class Runtime:
 
     def analytics_counter(self) -> AnalyticsCounter:
         return AnalyticsCounter(self.saga_engine, KpiMirror(self.tables, self.rollups))
+
+    def dci_notifier(self) -> NotifyHandler:
+        return NotifyHandler(self.saga_engine, Party.from_settings(self.settings))
+
+    def dci_callbacks(self) -> CallbackSender:
+        return CallbackSender(self.saga_engine, self.settings)
+
+    def dci(self) -> DciService:
+        """The DCI Social Registry API's operations, on the API's connections."""
+        return DciService(self.engine, self.settings)

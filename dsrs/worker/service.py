@@ -1,7 +1,7 @@
 """The worker's background duties, for as long as it runs: the outbox relay (in a child process, or on
 this loop with its NOTIFY listener), payment dispatch, the provider's settlement reports (the simulator's,
 or G2P Connect status requests), activating program versions and re-assessing the registry under them,
-opening payment cycles, the hourly deadline check, the KPI rollups and
+opening payment cycles, the hourly deadline check, the DCI callbacks, the KPI rollups and
 the state gauges."""
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ PRUNE_SECONDS = 60.0
 LETTER_RETRY_SECONDS = 5.0
 # How often a worker activates program versions whose effective time has come, and refreshes its catalog.
 PROGRAM_CHECK_SECONDS = 2.0
+# How often a worker looks for DCI callbacks due (notifications, asynchronous answers, retries).
+DCI_CALLBACK_SECONDS = 0.25
 # How often a worker looks for payment cycles to open: cycles open days ahead, a minute late is nothing.
 CYCLE_CHECK_SECONDS = 60.0
 
@@ -113,6 +115,12 @@ class WorkerService(Service):
         await self.runtime.start()
         if self.runtime.reports_settlements:
             await run_until_stopped("simulated provider", self.runtime.report_settlements, self._stopping)
+
+    @Service.task
+    async def _send_dci_callbacks(self) -> None:
+        await self.runtime.start()
+        sender = self.runtime.dci_callbacks()
+        await run_until_stopped("dci callbacks", sender.step, self._stopping, idle_seconds=DCI_CALLBACK_SECONDS)
 
     @Service.task
     async def _tell_broker_outages(self) -> None:
