@@ -38,7 +38,7 @@ def _households(count: int, region: str, seed: int) -> list[tuple[str, dict[str,
 
 
 async def _send(settings: Settings, messages: list[tuple[bytes, bytes]]) -> None:
-    """In this order, to one partition (one key), as a partner could; large messages allowed."""
+    """In this order, each with its key, as a partner could; large messages allowed."""
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, max_request_size=2 * 1024 * 1024)
     await producer.start()
     try:
@@ -49,7 +49,8 @@ async def _send(settings: Settings, messages: list[tuple[bytes, bytes]]) -> None
 
 
 def _intake(household_id: str, data: dict[str, object]) -> tuple[bytes, bytes]:
-    return b"same-partition", intake_message(household_id, data).value
+    message = intake_message(household_id, data)
+    return message.key, message.value
 
 
 async def _count(worker: SagaWorker, sql: str, **params: object) -> int:
@@ -66,7 +67,8 @@ async def _letters(worker: SagaWorker) -> dict[str, tuple[str, str, bool]]:
 async def test_an_oversized_invalid_message_is_held_and_the_messages_around_it_are_applied(worker: SagaWorker) -> None:
     valid = _households(10, "R01", seed=1)
     padded = orjson.dumps({"padding": "x" * 1_048_400})
-    messages = [_intake(*h) for h in valid[:5]] + [(b"same-partition", padded)] + [_intake(*h) for h in valid[5:]]
+    # Keyed as the first household: on its partition, after it.
+    messages = [_intake(*h) for h in valid[:5]] + [(valid[0][0].encode(), padded)] + [_intake(*h) for h in valid[5:]]
     await _send(worker.settings, messages)
     ids = [household_id for household_id, _ in valid]
     applied = await eventually(
@@ -82,7 +84,7 @@ async def test_an_oversized_invalid_message_is_held_and_the_messages_around_it_a
 
 async def test_letters_of_an_unknown_region_are_recovered_once_the_region_is_accepted(worker: SagaWorker) -> None:
     unknown = _households(3, "R03", seed=2)
-    await _send(worker.settings, [_intake(*h) for h in unknown] + [(b"same-partition", b"not json")])
+    await _send(worker.settings, [_intake(*h) for h in unknown] + [(b"not-a-household", b"not json")])
     letters = await eventually(lambda: _letters(worker), lambda seen: len(seen) == 4)
     assert sorted(letters.values()) == [("parked", "content", False)] + [("waiting", "regions", False)] * 3
     # Nothing changed yet: the agent leaves them waiting.
