@@ -17,6 +17,10 @@ from dsrs.registry.store import Submission, upsert_households
 from dsrs.streams.processing import Decoded, claimed, event_id_of
 
 
+class KeyNotSubject(InvalidEvent):
+    """The message's key is not its subject: its household's messages could be applied out of order."""
+
+
 @dataclass(slots=True)
 class IntakeItem:
     event_id: str
@@ -36,6 +40,9 @@ class IntakeHandler:
         if message.value is None:
             raise InvalidEvent("message has no value")
         intake = parse_intake(message.value, self.regions)
+        # The key picks the partition: keyed otherwise, an update could overtake the registration it updates.
+        if message.key != intake.subject.encode():
+            raise KeyNotSubject("key: must be the subject, the household id, as the subject spells it")
         submission = Submission(uuid.UUID(intake.subject), intake.data, message.header(TRACEPARENT))
         return IntakeItem(intake.event_id, submission)
 

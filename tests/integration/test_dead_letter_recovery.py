@@ -177,3 +177,21 @@ async def test_content_the_database_used_to_refuse_is_a_validation_letter(worker
     assert "monthly_income" in messages[0] or "monthly_income" in messages[1]
     assert any("head_of_household_name" in message for message in messages)
     assert await _count(worker, "SELECT count(*) FROM households") == 0
+
+
+async def test_a_message_keyed_otherwise_than_by_its_subject_is_a_letter_and_registers_nothing(
+    worker: SagaWorker,
+) -> None:
+    [(stray_id, stray), (keyed_id, keyed)] = _households(2, "R01", seed=5)
+    # Keyed as another household, it could land on another partition than that household's other messages.
+    misrouted = (str(uuid.uuid4()).encode(), intake_message(stray_id, stray).value)
+    await _send(worker.settings, [misrouted, _intake(keyed_id, keyed)])
+    await eventually(lambda: _letters(worker), lambda seen: len(seen) == 1)
+    async with engine_of(worker) as engine, engine.connect() as connection:
+        row = (await connection.execute(text("SELECT error_class, error_message, cause FROM dead_letters"))).one()
+    assert row.error_class == "dsrs.registry.intake.KeyNotSubject"
+    assert row.error_message.startswith("key: must be the subject")
+    assert row.cause == "content"
+    registered = "SELECT count(*) FROM households WHERE id = CAST(:id AS uuid)"
+    assert await eventually(lambda: _count(worker, registered, id=keyed_id), lambda count: count == 1) == 1
+    assert await _count(worker, registered, id=stray_id) == 0

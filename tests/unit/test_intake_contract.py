@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from dsrs.events.incoming import Incoming
 from dsrs.registry.duplicates import DuplicateMatching
 from dsrs.registry.household import InvalidHousehold
-from dsrs.registry.intake import IntakeHandler
+from dsrs.registry.intake import IntakeHandler, KeyNotSubject
 from dsrs.registry.intake_schema import SCHEMA_PATH, parse_intake
 from dsrs.settings import DEFAULT_REGIONS
 
@@ -414,6 +414,16 @@ def test_a_message_keyed_by_its_subject_is_decoded() -> None:
     item = handler().decode(incoming(SUBJECT.encode(), encode(message())))
     assert str(item.submission.household_id) == SUBJECT
     assert item.event_id == "5d0c6a2e-1b7f-4c3a-9e8d-7f6a5b4c3d2e"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [b"another-household", SUBJECT.upper().encode(), ("{" + SUBJECT + "}").encode(), b"", None],
+    ids=["another id", "upper-case", "braces", "empty", "none"],
+)
+def test_a_message_keyed_otherwise_than_by_its_subject_is_refused(key: bytes | None) -> None:
+    with pytest.raises(KeyNotSubject, match="key: must be the subject"):
+        handler().decode(incoming(key, encode(message())))
 
 
 def test_a_message_without_a_value_is_refused() -> None:
