@@ -52,7 +52,7 @@ def _version(value: object) -> object:
     return integral(value)
 
 
-Uuid = Annotated[str, Text(36, UUID_PATTERN, UUID_MESSAGE), Field(json_schema_extra={"format": "uuid"})]
+Uuid = Annotated[str, Text(64, UUID_PATTERN, UUID_MESSAGE), Field(json_schema_extra={"format": "uuid"})]
 
 
 class IntakeMessage(BaseModel):
