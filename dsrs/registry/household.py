@@ -35,9 +35,11 @@ from dsrs.settings import REGION_CODE
 
 # The contract's text rules as ECMA-262 patterns: the JSON Schema publishes them and the validator runs these
 # same strings (Python's re reads them alike), so that the schema and the registry never disagree.
-# C0 and C1 controls and unpaired surrogates: PostgreSQL refuses NUL, and the rest corrupt logs and exports.
-UNSAFE_TEXT_PATTERN = r"[\u0000-\u001f\u007f-\u009f\ud800-\udfff]"
-UNSAFE_TEXT = re.compile(UNSAFE_TEXT_PATTERN)
+# C0 and C1 controls: PostgreSQL refuses NUL, and the rest corrupt logs and exports.
+CONTROL_PATTERN = r"[\u0000-\u001f\u007f-\u009f]"
+# And unpaired surrogates, which JSON can escape (\ud800) but no UTF-8 text holds: refused like invalid UTF-8.
+# They stay out of the schema's pattern, which validators built on UTF-8 strings cannot compile with them.
+UNSAFE_TEXT = re.compile(r"[\u0000-\u001f\u007f-\u009f\ud800-\udfff]")
 UNSAFE_TEXT_MESSAGE = "must not contain control characters or unpaired surrogates"
 # Unicode's White_Space less the controls: what is trimmed from either end of a text field.
 SPACE_CHARS = (
@@ -93,7 +95,7 @@ class Text:
 
     def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
         json_schema = handler(schema)
-        json_schema["not"] = {"pattern": UNSAFE_TEXT_PATTERN}
+        json_schema["not"] = {"pattern": CONTROL_PATTERN}
         if self.pattern is not None:
             json_schema["pattern"] = self.pattern
         return json_schema

@@ -316,9 +316,11 @@ def _not_json(constant: str) -> None:
 
 
 def schema_accepts(raw: bytes) -> bool:
-    """As a partner's validator: the message must be JSON (RFC 8259: UTF-8, no NaN), then valid by the schema."""
+    """As a partner's validator: the message must be JSON text (RFC 8259: UTF-8, no NaN, and so no unpaired
+    surrogate escapes), then valid by the schema."""
     try:
         document = json.loads(raw.decode("utf-8"), parse_constant=_not_json)
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
     except ValueError:
         return False
     return bool(VALIDATOR.is_valid(document))
