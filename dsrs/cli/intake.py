@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import click
+from aiokafka.errors import KafkaConnectionError
 
 from dsrs.cli.errors import one_line_errors_for
 from dsrs.events.publishing import publish
@@ -34,7 +35,7 @@ def intake() -> None:
     help="Where to list the rejected lines (JSON lines); default FILE.rejects.jsonl",
 )
 @click.option("--source", default=DEFAULT_SOURCE, show_default=True, help="The partner system's name, for `source`")
-@one_line_errors_for(NotIntakeFile)
+@one_line_errors_for(NotIntakeFile, KafkaConnectionError)
 def load(file: Path, dry_run: bool, rejects: Path | None, source: str) -> None:
     """Check FILE (CSV with a header, or JSON lines) and publish its valid households.
 

@@ -46,9 +46,10 @@ async def publish(
         max_batch_size=MAX_BATCH_BYTES,
         **kafka_client_options(settings),
     )
-    await producer.start()
     sent = 0
     try:
+        # Inside the try: a producer that could not start still has its connections closed.
+        await producer.start()
         batches = RecordBatches(producer)
         waiting = 0
         started = flushed = time.monotonic()

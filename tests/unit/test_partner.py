@@ -26,6 +26,9 @@ def test_the_partner_publisher_reaches_the_broker_as_the_settings_say(monkeypatc
         async def start(self) -> None:
             raise Refused
 
+        async def stop(self) -> None:
+            return None
+
     monkeypatch.setattr(publishing, "AIOKafkaProducer", Producer)
     with pytest.raises(Refused):
         asyncio.run(partner.publish_intake(load_settings(), []))
