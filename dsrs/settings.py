@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -12,6 +13,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Ten demo regions; a deployment lists its own in DSRS_REGIONS.
 DEFAULT_REGIONS = tuple(f"R{number:02d}" for number in range(1, 11))
+# What a region code looks like, so that the intake contract can say it (dsrs/registry/household.py).
+REGION_CODE = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,15}")
 DEFAULT_PROGRAMS_DIR = Path(__file__).resolve().parent / "rules" / "programs"
 
 
@@ -210,7 +213,11 @@ class Settings(BaseSettings):
             codes = tuple(code.strip() for code in value.split(",") if code.strip())
             if not codes:
                 raise ValueError("expected comma-separated region codes")
-            return codes
+            value = codes
+        if isinstance(value, tuple | list) and not all(isinstance(c, str) and REGION_CODE.fullmatch(c) for c in value):
+            raise ValueError(
+                "a region code is 1 to 16 upper-case letters, digits, _ or -, starting with a letter or digit"
+            )
         return value
 
     @field_validator("programs_dir")

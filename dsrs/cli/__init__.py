@@ -12,11 +12,12 @@ import click
 
 from dsrs.cli.db import db
 from dsrs.cli.dlq import dlq
+from dsrs.cli.intake import intake
 from dsrs.cli.payments import payments
 from dsrs.cli.programs import programs
 from dsrs.cli.token import token
 
-COMMANDS: list[click.Command] = [db, token, payments, dlq, programs]
+COMMANDS: list[click.Command] = [db, token, payments, dlq, programs, intake]
 PLUGIN_GROUP = "dsrs.commands"
 
 

@@ -8,16 +8,17 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dsrs.events import topics
-from dsrs.events.envelope import InvalidEvent, decode_envelope_of
+from dsrs.events.envelope import InvalidEvent
 from dsrs.events.incoming import Incoming
 from dsrs.monitoring.trace_context import TRACEPARENT
 from dsrs.registry.duplicates import DuplicateMatching, Written
-from dsrs.registry.household import parse_household
+from dsrs.registry.intake_schema import parse_intake
 from dsrs.registry.store import Submission, upsert_households
 from dsrs.streams.processing import Decoded, claimed, event_id_of
 
-INTAKE_EVENT_TYPE = topics.HOUSEHOLD_INTAKE
+
+class KeyNotSubject(InvalidEvent):
+    """The message's key is not its subject: its household's messages could be applied out of order."""
 
 
 @dataclass(slots=True)
@@ -36,13 +37,14 @@ class IntakeHandler:
         self.matching = matching
 
     def decode(self, message: Incoming) -> IntakeItem:
-        envelope = decode_envelope_of(message.value, INTAKE_EVENT_TYPE)
-        try:
-            household_id = uuid.UUID(envelope.subject)
-        except ValueError:
-            raise InvalidEvent("envelope.subject: must be the household's UUID") from None
-        fields = parse_household(envelope.data, self.regions)
-        return IntakeItem(envelope.event_id, Submission(household_id, fields, message.header(TRACEPARENT)))
+        if message.value is None:
+            raise InvalidEvent("message has no value")
+        intake = parse_intake(message.value, self.regions)
+        # The key picks the partition: keyed otherwise, an update could overtake the registration it updates.
+        if message.key != intake.subject.encode():
+            raise KeyNotSubject("key: must be the subject, the household id, as the subject spells it")
+        submission = Submission(uuid.UUID(intake.subject), intake.data, message.header(TRACEPARENT))
+        return IntakeItem(intake.event_id, submission)
 
     async def handle(self, batch: Sequence[Decoded[IntakeItem]]) -> None:
         async with claimed(self.engine, self.consumer, (d.item for d in batch), event_id_of) as (connection, fresh):

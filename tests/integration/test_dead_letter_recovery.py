@@ -38,7 +38,7 @@ def _households(count: int, region: str, seed: int) -> list[tuple[str, dict[str,
 
 
 async def _send(settings: Settings, messages: list[tuple[bytes, bytes]]) -> None:
-    """In this order, to one partition (one key), as a partner could; large messages allowed."""
+    """In this order, each with its key, as a partner could; large messages allowed."""
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, max_request_size=2 * 1024 * 1024)
     await producer.start()
     try:
@@ -49,7 +49,8 @@ async def _send(settings: Settings, messages: list[tuple[bytes, bytes]]) -> None
 
 
 def _intake(household_id: str, data: dict[str, object]) -> tuple[bytes, bytes]:
-    return b"same-partition", intake_message(household_id, data).value
+    message = intake_message(household_id, data)
+    return message.key, message.value
 
 
 async def _count(worker: SagaWorker, sql: str, **params: object) -> int:
@@ -66,7 +67,8 @@ async def _letters(worker: SagaWorker) -> dict[str, tuple[str, str, bool]]:
 async def test_an_oversized_invalid_message_is_held_and_the_messages_around_it_are_applied(worker: SagaWorker) -> None:
     valid = _households(10, "R01", seed=1)
     padded = orjson.dumps({"padding": "x" * 1_048_400})
-    messages = [_intake(*h) for h in valid[:5]] + [(b"same-partition", padded)] + [_intake(*h) for h in valid[5:]]
+    # Keyed as the first household: on its partition, after it.
+    messages = [_intake(*h) for h in valid[:5]] + [(valid[0][0].encode(), padded)] + [_intake(*h) for h in valid[5:]]
     await _send(worker.settings, messages)
     ids = [household_id for household_id, _ in valid]
     applied = await eventually(
@@ -82,7 +84,7 @@ async def test_an_oversized_invalid_message_is_held_and_the_messages_around_it_a
 
 async def test_letters_of_an_unknown_region_are_recovered_once_the_region_is_accepted(worker: SagaWorker) -> None:
     unknown = _households(3, "R03", seed=2)
-    await _send(worker.settings, [_intake(*h) for h in unknown] + [(b"same-partition", b"not json")])
+    await _send(worker.settings, [_intake(*h) for h in unknown] + [(b"not-a-household", b"not json")])
     letters = await eventually(lambda: _letters(worker), lambda seen: len(seen) == 4)
     assert sorted(letters.values()) == [("parked", "content", False)] + [("waiting", "regions", False)] * 3
     # Nothing changed yet: the agent leaves them waiting.
@@ -175,3 +177,21 @@ async def test_content_the_database_used_to_refuse_is_a_validation_letter(worker
     assert "monthly_income" in messages[0] or "monthly_income" in messages[1]
     assert any("head_of_household_name" in message for message in messages)
     assert await _count(worker, "SELECT count(*) FROM households") == 0
+
+
+async def test_a_message_keyed_otherwise_than_by_its_subject_is_a_letter_and_registers_nothing(
+    worker: SagaWorker,
+) -> None:
+    [(stray_id, stray), (keyed_id, keyed)] = _households(2, "R01", seed=5)
+    # Keyed as another household, it could land on another partition than that household's other messages.
+    misrouted = (str(uuid.uuid4()).encode(), intake_message(stray_id, stray).value)
+    await _send(worker.settings, [misrouted, _intake(keyed_id, keyed)])
+    await eventually(lambda: _letters(worker), lambda seen: len(seen) == 1)
+    async with engine_of(worker) as engine, engine.connect() as connection:
+        row = (await connection.execute(text("SELECT error_class, error_message, cause FROM dead_letters"))).one()
+    assert row.error_class == "dsrs.registry.intake.KeyNotSubject"
+    assert row.error_message.startswith("key: must be the subject")
+    assert row.cause == "content"
+    registered = "SELECT count(*) FROM households WHERE id = CAST(:id AS uuid)"
+    assert await eventually(lambda: _count(worker, registered, id=keyed_id), lambda count: count == 1) == 1
+    assert await _count(worker, registered, id=stray_id) == 0

@@ -51,7 +51,12 @@ def test_rules_see_no_personal_data() -> None:
         ({"household_size": 51}, "household_size"),
         ({"household_size": "5"}, "household_size"),
         ({"monthly_income": -1}, "monthly_income"),
-        ({"monthly_income": 10.001}, "monthly_income"),
+        ({"monthly_income": "10"}, "monthly_income"),
+        ({"monthly_income": True}, "monthly_income"),
+        ({"household_size": 4.5}, "household_size"),
+        ({"household_size": True}, "household_size"),
+        ({"region": "r01"}, "region"),
+        ({"head_of_household_name": " \u3000"}, "head_of_household_name"),
         ({"phone": "call me"}, "phone"),
         ({"email": "not-an-address"}, "email"),
         ({"region": "R99"}, "region"),
@@ -131,7 +136,14 @@ def test_numbers_out_of_range_are_refused(overrides: dict[str, Any], field: str)
 
 
 def test_the_largest_income_is_accepted() -> None:
-    assert parse_household(household(monthly_income="1000000.00"), REGIONS).monthly_income == Decimal(1_000_000)
+    assert parse_household(household(monthly_income=1_000_000.0), REGIONS).monthly_income == Decimal(1_000_000)
+
+
+def test_an_income_is_kept_to_the_cent_and_a_whole_float_is_an_integer() -> None:
+    parsed = parse_household(household(monthly_income=10.005, household_size=4.0), REGIONS)
+    assert parsed.monthly_income == Decimal("10.01")
+    assert parsed.household_size == 4
+    assert isinstance(parsed.household_size, int)
 
 
 def _extremes() -> list[dict[str, Any]]:
@@ -140,7 +152,7 @@ def _extremes() -> list[dict[str, Any]]:
     numbers = ("household_size", "children_under_5", "children_5_to_17", "elderly_members", "disabled_members")
     bounds = {name: (properties[name].get("minimum", 0), properties[name]["maximum"]) for name in numbers}
     bounds["dwelling_rooms"] = (1, properties["dwelling_rooms"]["maximum"])
-    bounds["monthly_income"] = (0, properties["monthly_income"]["anyOf"][0]["maximum"])
+    bounds["monthly_income"] = (0, properties["monthly_income"]["maximum"])
     flags = {name: (False, True) for name in ("has_electricity", "has_piped_water", "owns_livestock")}
     choices = {**bounds, **flags}
     households = []

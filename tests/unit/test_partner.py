@@ -3,6 +3,7 @@ from typing import Any
 
 import pytest
 
+from dsrs.events import publishing
 from dsrs.settings import load_settings
 from dsrs_dev import partner
 
@@ -25,7 +26,10 @@ def test_the_partner_publisher_reaches_the_broker_as_the_settings_say(monkeypatc
         async def start(self) -> None:
             raise Refused
 
-    monkeypatch.setattr(partner, "AIOKafkaProducer", Producer)
+        async def stop(self) -> None:
+            return None
+
+    monkeypatch.setattr(publishing, "AIOKafkaProducer", Producer)
     with pytest.raises(Refused):
         asyncio.run(partner.publish_intake(load_settings(), []))
     (options,) = made
