@@ -124,7 +124,26 @@ async def _copies(settings: Settings, names: Sequence[str]) -> dict[str, str]:
         await admin.create_topics([NewTopic(copies[name], counts[name], 1) for name in names])
     finally:
         await admin.close()
+    await _until_led(settings, list(copies.values()))
     return copies
+
+
+async def _until_led(settings: Settings, names: Sequence[str], seconds: float = 30.0) -> None:
+    """Wait until every partition of new topics has a leader: reading one before fails, noisily, and is retried."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, **kafka_client_options(settings))
+    await admin.start()
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            described = await admin.describe_topics(list(names))
+            if all(
+                topic["error_code"] == 0 and topic["partitions"] and all(p["leader"] >= 0 for p in topic["partitions"])
+                for topic in described
+            ):
+                return
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
 
 
 async def _consume(settings: Settings, topics: Sequence[str], expected: int, produced: asyncio.Event) -> int:
