@@ -18,9 +18,10 @@ cycles opened, as a worker does when it starts.
 So the figure is PostgreSQL's work for every statement of the saga, with the saga's payloads and batch sizes:
 the claims of every consumer, the upserts with ON CONFLICT and RETURNING, matching's keys and candidates, the
 assessments, payments, outbox rows, counters and windows, and the relay's reads and deletes; plus asyncpg's
-encoding of the parameters and decoding of the results, and the relay's handling of the rows it claims. Left
-out: the rules, matching's scoring, building rows and events, SQLAlchemy, Faust and Kafka, and any wait for
-the relay before a stage sees an event.
+encoding of the parameters and decoding of the results (the relay's claimed rows through SQLAlchemy, as the
+relay reads them), all on this process's one event loop. Left out: the rules, matching's scoring, building rows
+and events, SQLAlchemy for the stages, Faust and Kafka, and any wait for the relay before a stage sees an event.
+The statistics are refreshed (ANALYZE, not timed) before each chunk, as autovacuum keeps the saga's.
 
 Households go through in chunks of CHUNK_HOUSEHOLDS, each recorded and then replayed, so that memory holds one
 chunk's statements; the clock runs only while a chunk is replayed, and each chunk is finished (outbox empty)
