@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 HOUSEHOLDS ?= 1000
 BENCH_HOUSEHOLDS ?= 20000
 BENCH_WORKERS ?= 1
+# Rounds of the saga then its limits; the figures are their medians and spread.
+BENCH_REPEAT ?= 3
 
 .PHONY: venv stack stack-down demo test lint typecheck unit integration promtool browser bench clean
 
@@ -52,8 +54,9 @@ browser:
 test: lint typecheck stack promtool browser
 	$(BIN)/pytest
 
+# A quick run; the figures in docs/performance.md are `make bench BENCH_HOUSEHOLDS=180000` on a quiet machine.
 bench: stack
-	$(BIN)/dsrs bench saga --households $(BENCH_HOUSEHOLDS) --workers $(BENCH_WORKERS)
+	$(BIN)/dsrs bench saga --households $(BENCH_HOUSEHOLDS) --workers $(BENCH_WORKERS) --repeat $(BENCH_REPEAT)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

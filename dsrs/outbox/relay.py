@@ -107,7 +107,7 @@ class OutboxRelay:
     async def publish_batch(self) -> int:
         """Publish one batch of claimed events; the number published (0 when nothing was pending)."""
         async with self.engine.begin() as connection:
-            rows = await self._claim(connection)
+            rows = await self.claim(connection)
             if not rows:
                 return 0
             batches = RecordBatches(self.producer)
@@ -122,8 +122,9 @@ class OutboxRelay:
         self.on_published(len(rows))
         return len(rows)
 
-    async def _claim(self, connection: AsyncConnection) -> list[Any]:
-        """Oldest first, the pending events of the aggregates whose head this relay locked."""
+    async def claim(self, connection: AsyncConnection) -> list[Any]:
+        """Oldest first, the pending events of the aggregates whose head this relay locked (in `connection`'s
+        transaction; the benchmark's PostgreSQL limit sends these statements as the relay does)."""
         seen: set[str] = set()
         ours: set[str] = set()
         after = 0

@@ -1,4 +1,5 @@
-"""The benchmark's PostgreSQL limit writes, into the real schema, exactly the rows it counts per household."""
+"""The benchmark's PostgreSQL limit sends the saga's own transactions: replayed, they leave exactly the rows the
+worker's handlers left when they ran on the same households."""
 
 from __future__ import annotations
 
@@ -9,46 +10,64 @@ from sqlalchemy import text
 
 from dsrs.db.engine import create_engine
 from dsrs.settings import Settings
+from dsrs.worker.agents import BATCH_SIZE
 from dsrs_dev.bench.environment import isolated_database, with_database
-from dsrs_dev.bench.saga import POSTGRES_BATCH, postgres_limit
+from dsrs_dev.bench.postgres_limit import PostgresLimit, postgres_limit
 from dsrs_dev.stack.manager import Stack
+from dsrs_dev.synthetic import synthetic_intake
 
 pytestmark = pytest.mark.integration
 
-PER_HOUSEHOLD = {
-    "households": 1,
-    # registered, one assessment per program, payment scheduled
-    "event_outbox": 4,
-    "processed_events": 3,
-    "eligibility_assessments": 2,
-    "payments": 1,
-}
+TABLES = text("SELECT relname FROM pg_stat_user_tables WHERE relname <> 'alembic_version' ORDER BY relname")
 
 
-async def _write_and_count(settings: Settings, households: int) -> tuple[float, dict[str, int], int]:
+async def _rows(settings: Settings) -> tuple[dict[str, int], dict[str, int], int]:
+    """Rows per table, claims per consumer, and outbox rows whose payload is a whole event."""
     engine = create_engine(settings, pool_size=1)
     try:
-        rate = await postgres_limit(engine, households, programs=2)
         async with engine.connect() as connection:
-            counts = {
-                table: (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
-                for table in PER_HOUSEHOLD
-            }
-            documents = (
-                await connection.execute(text("SELECT count(*) FROM event_outbox WHERE payload ? 'x'"))
-            ).scalar_one()
+            tables = list((await connection.execute(TABLES)).scalars())
+            counts = {}
+            for table in tables:
+                counts[table] = int((await connection.execute(text(f'SELECT count(*) FROM "{table}"'))).scalar_one())
+            by_consumer = await connection.execute(text("SELECT consumer, count(*) FROM processed_events GROUP BY 1"))
+            claims = {str(consumer): int(count) for consumer, count in by_consumer}
     finally:
         await engine.dispose()
-    return rate, counts, documents
+    return counts, claims, counts["event_outbox"]
 
 
-def test_every_row_of_every_household_is_written_across_batches(stack: Stack, settings: Settings) -> None:
-    # One full batch and a partial one: both are written, and nothing else is.
-    households = POSTGRES_BATCH + 7
-    # Migrating runs its own event loop, so this test is synchronous and runs the writing in another.
-    with isolated_database(stack, settings, "dsrs_test_rows") as database:
-        rate, counts, documents = asyncio.run(_write_and_count(with_database(settings, database), households))
-    assert rate > 0
-    assert counts == {table: households * rows for table, rows in PER_HOUSEHOLD.items()}
-    # JSON travels as text and is stored as a document, not as a string.
-    assert documents == counts["event_outbox"]
+def test_the_replay_leaves_the_rows_the_stage_handlers_left(stack: Stack, settings: Settings) -> None:
+    # One full intake batch and a partial one, through every stage.
+    households = BATCH_SIZE + 100
+    messages = synthetic_intake(households, settings.regions, seed=9, update_share=0, invalid_share=0)
+    # Migrating runs its own event loop, so this test is synchronous and runs the limit in another.
+    with (
+        isolated_database(stack, settings, "dsrs_test_record") as recorded_db,
+        isolated_database(stack, settings, "dsrs_test_replay") as replayed_db,
+    ):
+        record, replay = with_database(settings, recorded_db), with_database(settings, replayed_db)
+        limit = asyncio.run(postgres_limit(record, replay, messages, households))
+        recorded, recorded_claims, _ = asyncio.run(_rows(record))
+        replayed, claims, outbox = asyncio.run(_rows(replay))
+
+    assert isinstance(limit, PostgresLimit)
+    assert limit.households == households
+    # Four stages and the relay, each on a connection of its own.
+    assert limit.connections == 5
+    assert replayed == recorded
+    assert claims == recorded_claims
+    assert replayed["households"] == households
+    assert replayed["household_facts"] == households
+    # Matching wrote each household's blocking keys.
+    assert replayed["household_match_keys"] >= households
+    assert replayed["eligibility_assessments"] == 2 * households
+    assert 0 < replayed["payments"] <= 2 * households
+    # Every consumer claimed what it consumed: intake and registered events, both assessments, and analytics
+    # each assessment and each payment scheduled.
+    assert claims["registry-intake"] == households
+    assert claims["eligibility"] == households
+    assert claims["payment"] == 2 * households
+    assert claims["analytics"] == 2 * households + replayed["payments"]
+    # The relay claimed and deleted every event the stages wrote.
+    assert outbox == 0

@@ -101,7 +101,7 @@ async def test_a_relay_pages_past_the_aggregates_another_relay_holds(
     other = OutboxRelay(engine, producer, events_per_batch=4, topic_prefix=prefix)
     async with engine.begin() as held:
         # The first page holds the heads of four households; the holder locks them and keeps them.
-        claimed = await holder._claim(held)
+        claimed = await holder.claim(held)
         held_households = {row.aggregate_id for row in claimed}
         assert held_households == set(households[:4])
         published = await other.publish_batch()

@@ -1,11 +1,19 @@
-"""`dsrs bench saga`: the saga's throughput and latency, beside the Kafka and PostgreSQL limits of
-the same machine, measured in the same run.
+"""`dsrs bench saga`: the saga's throughput and latency, beside the Kafka and PostgreSQL limits of the same
+machine, in rounds that alternate the saga and the limits.
 
-1. saga: N households published as fast as the broker takes them; households per second from the
-   first intake message to the last `payment.scheduled`, and end-to-end latency (intake time to the
+Each round, on a deployment of its own:
+
+1. saga: a warm-up, then N households published as fast as the broker takes them; households per second
+   from the first intake message to the last `payment.scheduled`, and end-to-end latency (intake time to the
    household's last `payment.scheduled`) at full speed and at a fixed offered load of half of that;
-2. the Kafka limit: the same messages produced and consumed back with aiokafka;
-3. the PostgreSQL limit: the same rows per household written with batched transactions, as arrays.
+2. the Kafka limit (dsrs_dev.bench.kafka_limit): the messages the saga produced and consumed per household in
+   (1), produced and consumed back with aiokafka;
+3. the Faust dispatch limit: a do-nothing agent reading N intake messages;
+4. the PostgreSQL limit (dsrs_dev.bench.postgres_limit): the saga's own transactions for the same N
+   households, on fresh databases, one connection per stage and one for the relay.
+
+The figures are the median and spread (lowest, highest) of the rounds; the ratio is each round's saga over
+the lower of its two limits.
 """
 
 from __future__ import annotations
@@ -14,35 +22,30 @@ import asyncio
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
-import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tqdm import tqdm
 
-from dsrs.db.bulk import arrays, insert_arrays
-from dsrs.db.schema import metadata
 from dsrs.events import topics
 from dsrs.kafka.lag import consumer_lag, topic_depths
 from dsrs.settings import Settings
 from dsrs.worker.agents import CONSUMED_TOPICS
+from dsrs_dev.bench.kafka_limit import KafkaLimit, deployment_depths
 from dsrs_dev.bench.memory import MemoryProfile, MemorySample
+from dsrs_dev.bench.postgres_limit import PostgresLimit
 from dsrs_dev.partner import publish_intake
 from dsrs_dev.progress import advancer
 from dsrs_dev.saga_status import saga_status
 from dsrs_dev.synthetic import IntakeMessage, synthetic_intake
-
-POSTGRES_BATCH = 500
 
 
 @dataclass
@@ -55,8 +58,64 @@ class SagaRun:
     latency_p95_ms: float
     latency_p99_ms: float
     # Every message the run added to the deployment's topics (intake, saga events, re-keyed analytics
-    # bundles, table changelogs), per household.
+    # bundles, table changelogs), per household: what the saga produces.
     kafka_messages_per_household: float
+    # Of those, the messages on the topics the agents read: what the saga consumes.
+    consumed_messages_per_household: float = 0.0
+    # Per topic of the deployment, messages per household.
+    topic_messages_per_household: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Round:
+    """One saga run beside the limits measured right after it."""
+
+    full_speed: SagaRun
+    half_load: SagaRun
+    kafka: KafkaLimit
+    postgres: PostgresLimit
+    # A do-nothing Faust agent's rate over N intake messages: with the messages a household costs the agents,
+    # the most this worker could do if its stages did no work at all.
+    faust_messages_per_second: float
+    faust_cpu_microseconds_per_message: float
+    memory: MemoryProfile | None = None
+    # The worker's resident memory against the events it had processed, every couple of seconds.
+    memory_samples: list[MemorySample] = field(default_factory=list)
+
+    @property
+    def faust_households_per_second(self) -> float:
+        return self.faust_messages_per_second / self.full_speed.consumed_messages_per_household
+
+    @property
+    def limit_per_second(self) -> float:
+        return min(self.kafka.households_per_second, self.postgres.households_per_second)
+
+    @property
+    def ratio(self) -> float:
+        return self.full_speed.households_per_second / self.limit_per_second
+
+
+@dataclass(frozen=True)
+class Spread:
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Spread:
+        return cls(statistics.median(values), min(values), max(values))
+
+
+# The figures reported for the rounds together, and how each is read from a round.
+FIGURES: dict[str, Callable[[Round], float]] = {
+    "households_per_s": lambda r: r.full_speed.households_per_second,
+    "p50_half_load_s": lambda r: r.half_load.latency_p50_ms / 1000,
+    "p99_half_load_s": lambda r: r.half_load.latency_p99_ms / 1000,
+    "kafka_limit_households_per_s": lambda r: r.kafka.households_per_second,
+    "postgres_limit_households_per_s": lambda r: r.postgres.households_per_second,
+    "faust_households_per_s": lambda r: r.faust_households_per_second,
+    "ratio": lambda r: r.ratio,
+}
 
 
 @dataclass
@@ -64,37 +123,16 @@ class Results:
     machine: dict[str, Any]
     households: int
     workers: int
-    full_speed: SagaRun
-    half_load: SagaRun
-    kafka_messages_per_second: float
-    postgres_households_per_second: float
-    memory: MemoryProfile | None
-    # A do-nothing Faust agent's rate over the same messages, and the messages a household costs the
-    # worker's agents: together, the most this worker could do if its stages did no work at all.
-    faust_messages_per_second: float
-    faust_cpu_microseconds_per_message: float
-    agent_messages_per_household: float
-    # The worker's resident memory against the events it had processed, every couple of seconds.
-    memory_samples: list[MemorySample] = field(default_factory=list)
-    # Households through the saga before the full-speed run, not measured: connections, the broker's JIT.
-    warm_up_households: int = 0
+    # Households through the saga before each full-speed run, not measured: connections, the broker's JIT.
+    warm_up_households: int
+    rounds: list[Round]
 
-    @property
-    def faust_households_per_second(self) -> float:
-        return self.faust_messages_per_second / self.agent_messages_per_household
-
-    @property
-    def kafka_households_per_second(self) -> float:
-        """The Kafka limit per household: its message rate over the messages a household costs."""
-        return self.kafka_messages_per_second / self.full_speed.kafka_messages_per_household
-
-    @property
-    def limit_per_second(self) -> float:
-        return min(self.kafka_households_per_second, self.postgres_households_per_second)
+    def spread(self, figure: str) -> Spread:
+        return Spread.of([FIGURES[figure](r) for r in self.rounds])
 
     @property
     def ratio(self) -> float:
-        return self.full_speed.households_per_second / self.limit_per_second
+        return self.spread("ratio").median
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -163,23 +201,11 @@ async def payment_times(settings: Settings) -> dict[str, datetime]:
         await consumer.stop()
 
 
-async def deployment_messages(settings: Settings) -> int:
-    """Messages held in the deployment's topics: the saga's, their dead letters and the tables' changelogs."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        names = await admin.list_topics()
-    finally:
-        await admin.close()
-    ours = [n for n in names if n.startswith(settings.topic_prefix) or n.startswith(f"{settings.app_id}-")]
-    return sum((await topic_depths(settings.bootstrap_servers, ours)).values())
-
-
 async def run_saga(
     settings: Settings, engine: AsyncEngine, households: int, programs: int, seed: int, per_second: float | None
 ) -> SagaRun:
     already = (await payment_times(settings)).keys()
-    messages_before = await deployment_messages(settings)
+    depths_before = await deployment_depths(settings)
     before = (await saga_status(engine)).households
     intake = settings.topic(topics.HOUSEHOLD_INTAKE)
     already_in = (await topic_depths(settings.bootstrap_servers, [intake])).get(intake, 0)
@@ -194,7 +220,8 @@ async def run_saga(
             per_second=per_second,
         )
     await wait_settled(engine, settings, already_in + households, before + households, programs)
-    messages = await deployment_messages(settings) - messages_before
+    added = {name: depth - depths_before.get(name, 0) for name, depth in (await deployment_depths(settings)).items()}
+    consumed = {settings.topic(name) for name in CONSUMED_TOPICS}
     paid = {h: t for h, t in (await payment_times(settings)).items() if h not in already and h in clock.submitted}
     first = min(clock.submitted.values())
     last = max(paid.values()) if paid else max(clock.submitted.values())
@@ -208,173 +235,84 @@ async def run_saga(
         latency_p50_ms=round(percentile(latencies, 0.50), 1),
         latency_p95_ms=round(percentile(latencies, 0.95), 1),
         latency_p99_ms=round(percentile(latencies, 0.99), 1),
-        kafka_messages_per_household=round(messages / households, 2),
+        kafka_messages_per_household=round(sum(added.values()) / households, 2),
+        consumed_messages_per_household=round(sum(n for t, n in added.items() if t in consumed) / households, 2),
+        topic_messages_per_household={t: round(n / households, 4) for t, n in sorted(added.items()) if n > 0},
     )
 
 
-async def kafka_limit(settings: Settings, topic: str, households: int, seed: int) -> float:
-    """Messages per second for producing the same intake messages and consuming them back."""
-    messages = list(synthetic_intake(households, settings.regions, seed=seed, update_share=0, invalid_share=0))
-    started = time.perf_counter()
-    await publish_intake(settings, messages, topic=topic)
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=settings.bootstrap_servers, auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    await consumer.start()
-    received = 0
-    try:
-        while received < households:
-            batch = await consumer.getmany(timeout_ms=5000, max_records=10_000)
-            if not batch:
-                break
-            received += sum(len(records) for records in batch.values())
-    finally:
-        await consumer.stop()
-    return round(received / (time.perf_counter() - started), 1)
-
-
-def _rows(household_id: uuid.UUID, programs: int) -> dict[str, list[dict[str, Any]]]:
-    """One household's rows as the saga writes them: registry, outbox, processed events, assessments, payments."""
-    assessment_ids = [uuid.uuid4() for _ in range(programs)]
-    event = {"aggregate_id": str(household_id), "message_key": str(household_id), "payload": {"x": 1}}
-    outbox = [
-        {**event, "event_id": uuid.uuid4(), "topic": topic, "event_type": topic}
-        for topic in [
-            "registry.household.registered",
-            *["eligibility.assessed.approved"] * programs,
-            "payment.scheduled",
-        ]
-    ]
-    return {
-        "households": [
-            {
-                "id": household_id,
-                "head_of_household_name": "Bench",
-                "region": "R01",
-                "household_size": 4,
-                "monthly_income": Decimal("100.00"),
-            }
-        ],
-        "event_outbox": outbox,
-        "processed_events": [
-            {"consumer": consumer, "event_id": uuid.uuid4()}
-            for consumer in ("registry-intake", "eligibility", "payment")
-        ],
-        "eligibility_assessments": [
-            {
-                "id": assessment_id,
-                "household_id": household_id,
-                "household_version": 1,
-                "program_id": f"p{number}",
-                "policy_version": "1",
-                "decision": "approved",
-                "rule_results": [],
-                "source_event_id": uuid.uuid4(),
-            }
-            for number, assessment_id in enumerate(assessment_ids)
-        ],
-        "payments": [
-            {
-                "id": uuid.uuid4(),
-                "household_id": household_id,
-                "assessment_id": assessment_ids[0],
-                "program_id": "p0",
-                "cycle": "2026-12",
-                "amount": Decimal("50.00"),
-                "currency": "USD",
-                "due_date": datetime(2026, 12, 10, tzinfo=UTC),
-                "settle_by": datetime(2026, 12, 15, tzinfo=UTC),
-                "idempotency_key": f"bench:{uuid.uuid4()}",
-            }
-        ],
-    }
-
-
-async def postgres_limit(engine: AsyncEngine, households: int, programs: int) -> float:
-    """Households per second for writing their rows with asyncpg, in transactions of POSTGRES_BATCH households.
-
-    asyncpg directly, one statement per table and transaction with every column as an array (as the
-    saga writes them): the database's limit, not an ORM's."""
-    tables = ("households", "event_outbox", "processed_events", "eligibility_assessments", "payments")
-    batches = []
-    for offset in range(0, households, POSTGRES_BATCH):
-        batch: dict[str, list[dict[str, Any]]] = {name: [] for name in tables}
-        for _ in range(min(POSTGRES_BATCH, households - offset)):
-            for name, rows in _rows(uuid.uuid4(), programs).items():
-                batch[name].extend(rows)
-        batches.append({name: arrays(metadata.tables[name], rows, list(rows[0])) for name, rows in batch.items()})
-    # The saga's own statements (dsrs/db/bulk.py), as SQLAlchemy renders them for asyncpg.
-    compiled = {
-        name: insert_arrays(metadata.tables[name], list(batches[0][name])).compile(dialect=engine.dialect)
-        for name in tables
-    }
-    async with engine.connect() as connection:
-        raw = (await connection.get_raw_connection()).driver_connection
-        assert raw is not None
-        # Rows are built before the clock starts: the limit is the database's, not Python's.
-        started = time.perf_counter()
-        for columns_of in batches:
-            async with raw.transaction():
-                for name in tables:
-                    statement = compiled[name]
-                    parameters = statement.positiontup or []
-                    await raw.execute(str(statement), *(columns_of[name][column] for column in parameters))
-        seconds = time.perf_counter() - started
-    return round(households / seconds, 1)
+def _figure(spread: Spread, unit: str, digits: int = 0) -> str:
+    return f"{spread.median:,.{digits}f}{unit} ({spread.low:,.{digits}f}-{spread.high:,.{digits}f})"
 
 
 def results_table(results: Results) -> str:
-    full, half = results.full_speed, results.half_load
+    """The median of each figure over the rounds, with its lowest and highest in brackets."""
+    first = results.rounds[0]
+    full, kafka, postgres = first.full_speed, first.kafka, first.postgres
     rows = [
-        ("warm-up (not measured)", f"{results.warm_up_households:,} households", ""),
+        ("rounds (saga, then its limits)", f"{len(results.rounds)}", "median (lowest-highest)"),
+        ("warm-up each round (not measured)", f"{results.warm_up_households:,} households", ""),
+        ("saga, full speed", _figure(results.spread("households_per_s"), " households/s"), ""),
         (
-            "saga, full speed",
-            f"{full.households_per_second:,.0f} households/s",
-            f"p50 {full.latency_p50_ms:,.0f} / p95 {full.latency_p95_ms:,.0f} / p99 {full.latency_p99_ms:,.0f} ms",
-        ),
-        (
-            f"saga, offered {half.offered_per_second or 0:,.0f}/s",
-            f"{half.households_per_second:,.0f} households/s",
-            f"p50 {half.latency_p50_ms:,.0f} / p95 {half.latency_p95_ms:,.0f} / p99 {half.latency_p99_ms:,.0f} ms",
+            "saga at half of full speed",
+            "p50 " + _figure(results.spread("p50_half_load_s"), " s", 2),
+            "p99 " + _figure(results.spread("p99_half_load_s"), " s", 2),
         ),
         (
             "Kafka limit (produce + consume)",
-            f"{results.kafka_messages_per_second:,.0f} messages/s",
-            f"{results.full_speed.kafka_messages_per_household:.1f} messages a household: "
-            f"{results.kafka_households_per_second:,.0f} households/s",
+            _figure(results.spread("kafka_limit_households_per_s"), " households/s"),
+            f"{full.kafka_messages_per_household:.2f} produced, {full.consumed_messages_per_household:.2f} consumed "
+            f"a household; {kafka.messages_per_second:,.0f} messages/s in round 1",
         ),
-        ("PostgreSQL limit (batched rows)", f"{results.postgres_households_per_second:,.0f} households/s", ""),
+        (
+            "PostgreSQL limit (the saga's statements)",
+            _figure(results.spread("postgres_limit_households_per_s"), " households/s"),
+            f"{postgres.transactions:,} transactions, {postgres.statements:,} statements, "
+            f"{postgres.connections} connections in round 1",
+        ),
         (
             "Faust dispatch (no-op agent)",
-            f"{results.faust_messages_per_second:,.0f} messages/s",
-            f"{results.faust_cpu_microseconds_per_message:.0f} µs CPU a message; "
-            f"{results.agent_messages_per_household:.1f} agent messages a household: "
-            f"{results.faust_households_per_second:,.0f} households/s",
+            _figure(results.spread("faust_households_per_s"), " households/s"),
+            f"{first.faust_messages_per_second:,.0f} messages/s, {first.faust_cpu_microseconds_per_message:.0f} µs "
+            f"CPU a message in round 1",
         ),
-        ("saga / lower limit", f"{results.ratio:.2f}", ""),
+        ("saga / lower limit", _figure(results.spread("ratio"), "", 2), ""),
     ]
-    memory = results.memory
+    memory = first.memory
     if memory is not None:
         rows.append(
             (
-                "worker + relay memory (resident)",
+                "worker + relay memory (round 1)",
                 f"{memory.warm_rss_mib:,.0f} -> {memory.last_rss_mib:,.0f} MiB",
                 f"from {memory.warm_events:,} to {memory.last_events:,} events; peak {memory.peak_rss_mib:,.0f} MiB",
             )
         )
     width = max(len(r[0]) for r in rows)
-    return "\n".join(f"{name:<{width}}  {rate:>24}  {latency}" for name, rate, latency in rows)
+    return "\n".join(f"{name:<{width}}  {rate:>44}  {detail}".rstrip() for name, rate, detail in rows)
 
 
 def write_results(results: Results, folder: Path) -> Path:
+    """The medians at the top (`households_per_s`, `ratio`, `p99_half_load_s`, ...), each figure's spread,
+    and every round in full."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"saga-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    spreads = {name: results.spread(name) for name in FIGURES}
     document = {
-        **asdict(results),
-        "kafka_households_per_second": round(results.kafka_households_per_second, 1),
-        "faust_households_per_second": round(results.faust_households_per_second, 1),
-        "limit_per_second": round(results.limit_per_second, 1),
-        "ratio": round(results.ratio, 3),
+        **{name: round(spread.median, 3) for name, spread in spreads.items()},
+        "spread": {name: [round(spread.low, 3), round(spread.high, 3)] for name, spread in spreads.items()},
+        "machine": results.machine,
+        "households": results.households,
+        "workers": results.workers,
+        "warm_up_households": results.warm_up_households,
+        "rounds": [
+            {
+                **asdict(r),
+                "faust_households_per_second": round(r.faust_households_per_second, 1),
+                "limit_per_second": round(r.limit_per_second, 1),
+                "ratio": round(r.ratio, 3),
+            }
+            for r in results.rounds
+        ],
     }
     path.write_text(json.dumps(document, indent=2) + "\n")
     return path

@@ -7,7 +7,6 @@ import json
 import random
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -22,6 +21,7 @@ from dsrs.auth.roles import Role
 from dsrs.db.engine import create_engine
 from dsrs.rules import active_programs, load_programs
 from dsrs.settings import Settings, load_settings
+from dsrs.worker.agents import CONSUMED_TOPICS
 from dsrs_dev.bench.api import ApiLatency, fill, lookups, pages, sample_ids
 from dsrs_dev.bench.dedup import DedupResults, DedupRun, accuracy, raised_pairs, run_registry
 from dsrs_dev.bench.dedup import results_table as dedup_table
@@ -32,7 +32,9 @@ from dsrs_dev.bench.environment import (
     start_workers,
     with_database,
 )
+from dsrs_dev.bench.kafka_limit import kafka_limit, sample_messages
 from dsrs_dev.bench.memory import MemoryWatch, memory_profile
+from dsrs_dev.bench.postgres_limit import postgres_limit
 from dsrs_dev.bench.reassess import (
     LIMIT_SEGMENT,
     copy_database,
@@ -44,10 +46,9 @@ from dsrs_dev.bench.reassess import (
 )
 from dsrs_dev.bench.saga import (
     Results,
+    Round,
     faust_dispatch_limit,
-    kafka_limit,
     machine,
-    postgres_limit,
     results_table,
     run_saga,
     write_results,
@@ -55,22 +56,19 @@ from dsrs_dev.bench.saga import (
 from dsrs_dev.duplicate_registry import DuplicateRegistry, duplicate_registry
 from dsrs_dev.errors import one_line_errors
 from dsrs_dev.stack.manager import Stack
+from dsrs_dev.synthetic import synthetic_intake
 from dsrs_dev.worker_process import WorkerProcess
 
 RESULTS_DIR = Path("bench/results")
+# The full-speed run's households, which the PostgreSQL limit sends through the saga's statements again.
+FULL_SPEED_SEED = 1
 
 
-async def _measure(
-    settings: Settings,
-    worker: WorkerProcess,
-    households: int,
-    warm_up: int,
-    workers: int,
-    rows: Settings,
-) -> Results:
+async def _measure_round(
+    settings: Settings, worker: WorkerProcess, households: int, warm_up: int, record: Settings, replay: Settings
+) -> Round:
+    """The saga (warm-up, full speed, half load), then the Kafka, Faust dispatch and PostgreSQL limits."""
     engine = create_engine(settings, pool_size=4)
-    # The PostgreSQL limit writes to a database of its own: its outbox rows must not reach the workers.
-    rows_engine = create_engine(rows, pool_size=2)
     programs = len(active_programs(load_programs(settings.programs_dir)))
     admin = issue_token(settings, [Role.ADMIN], ttl_seconds=24 * 3600, subject="bench")
     watch = MemoryWatch(worker.pid, worker.base_url, admin)
@@ -79,37 +77,35 @@ async def _measure(
     try:
         if warm_up:
             await run_saga(settings, engine, warm_up, programs, seed=0, per_second=None)
-        full = await run_saga(settings, engine, households, programs, seed=1, per_second=None)
+        full = await run_saga(settings, engine, households, programs, seed=FULL_SPEED_SEED, per_second=None)
         half_rate = full.households_per_second / 2
         half_households = max(1, households // 2)
         half = await run_saga(settings, engine, half_households, programs, seed=2, per_second=half_rate)
         watching.set()
         await sampling
-        kafka_topic = settings.topic(f"bench.kafka-limit.{uuid.uuid4().hex[:6]}")
-        kafka = await kafka_limit(settings, kafka_topic, households, seed=3)
-        with tempfile.TemporaryDirectory(prefix="dsrs-dispatch-") as scratch:
-            dispatch = await asyncio.to_thread(faust_dispatch_limit, settings, kafka_topic, households, Path(scratch))
-        postgres = await postgres_limit(rows_engine, households, programs)
     finally:
         watching.set()
         await engine.dispose()
-        await rows_engine.dispose()
-    through_saga = warm_up + households + half_households
-    agent_messages = watch.samples[-1].events / through_saga if watch.samples else float("nan")
-    return Results(
-        machine(),
-        households,
-        workers,
+    produced = full.topic_messages_per_household
+    samples = await sample_messages(settings, list(produced))
+    consumed = [settings.topic(name) for name in CONSUMED_TOPICS]
+    kafka = await kafka_limit(settings, produced, consumed, samples, households)
+    with tempfile.TemporaryDirectory(prefix="dsrs-dispatch-") as scratch:
+        dispatch = await asyncio.to_thread(
+            faust_dispatch_limit, settings, kafka.intake_topic, households, Path(scratch)
+        )
+    # The households of the full-speed run, through the saga's own statements.
+    messages = synthetic_intake(households, settings.regions, seed=FULL_SPEED_SEED, update_share=0, invalid_share=0)
+    postgres = await postgres_limit(record, replay, messages, households)
+    return Round(
         full,
         half,
         kafka,
         postgres,
-        memory_profile(watch.samples),
         dispatch["messages_per_second"],
         dispatch["cpu_microseconds_per_message"],
-        round(agent_messages, 2),
+        memory_profile(watch.samples),
         watch.samples,
-        warm_up,
     )
 
 
@@ -163,26 +159,39 @@ def bench() -> None:
     show_default=True,
     help="Worker processes in one consumer group; several counts (1,2,3) make one run each.",
 )
+@click.option(
+    "--repeat",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Rounds of the saga then its limits, each on a fresh deployment; figures are their medians and spread.",
+)
 @one_line_errors
-def saga(households: int, warm_up: int | None, workers: str) -> None:
-    """Measure the saga, the Kafka limit and the PostgreSQL limit in one run (one a worker count)."""
+def saga(households: int, warm_up: int | None, workers: str, repeat: int) -> None:
+    """Measure the saga, then the Kafka, Faust dispatch and PostgreSQL limits, `--repeat` times (per worker count)."""
     # The Kafka limit meets a broker JVM that has compiled its hot paths, so the saga is measured warm too.
     warm_up = households // 3 if warm_up is None else warm_up
     counts = _worker_counts(workers)
     by_count = []
     for count in counts:
-        # The PostgreSQL limit is measured over the worker's own route to the server (TCP or socket).
-        with (
-            deployment("bench", count) as (stack, settings, running),
-            isolated_database(stack, settings, "dsrs_bench_rows") as rows_db,
-        ):
-            rows = with_database(settings, rows_db)
-            results = asyncio.run(_measure(settings, running[0], households, warm_up, count, rows))
+        rounds = []
+        for number in range(1, repeat + 1):
+            click.echo(f"round {number} of {repeat}")
+            # The PostgreSQL limit is measured over the worker's own route to the server (TCP or socket), on
+            # databases of its own: its outbox rows must not reach the workers.
+            with (
+                deployment("bench", count) as (stack, settings, running),
+                isolated_database(stack, settings, "dsrs_bench_record") as record_db,
+                isolated_database(stack, settings, "dsrs_bench_replay") as replay_db,
+            ):
+                record, replay = with_database(settings, record_db), with_database(settings, replay_db)
+                rounds.append(asyncio.run(_measure_round(settings, running[0], households, warm_up, record, replay)))
+        results = Results(machine(), households, count, warm_up, rounds)
         click.echo(results_table(results))
         click.echo(f"figures written to {write_results(results, RESULTS_DIR)}")
-        by_count.append((count, results.full_speed.households_per_second))
+        by_count.append((count, results.spread("households_per_s").median))
     if len(by_count) > 1:
-        click.echo("workers  households/s at full speed")
+        click.echo("workers  households/s at full speed (median)")
         for count, rate in by_count:
             click.echo(f"{count:>7}  {rate:,.0f}")
 
