@@ -14,10 +14,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from dsrs_dev.synthetic import IntakeMessage, household_fields, intake_message
+from dsrs_dev.synthetic import VOWELS, IntakeMessage, household_fields, intake_message, made_up_name
 
-ONSETS = ("b", "ch", "d", "f", "g", "h", "j", "k", "l", "m", "n", "ng", "p", "r", "s", "sh", "t", "v", "w", "y", "z")
-VOWELS = ("a", "e", "i", "o", "u")
 # Spellings of one name across transliterations; the generator also uses them as ordinary names.
 TRANSLITERATIONS = (
     ("Mohammed", "Muhammad"),
@@ -45,13 +43,9 @@ class DuplicateRegistry:
     namesakes: int
 
 
-def _syllables(rng: random.Random, count: int) -> str:
-    return "".join(rng.choice(ONSETS) + rng.choice(VOWELS) for _ in range(count)).capitalize()
-
-
 def _name_pool(rng: random.Random, size: int) -> list[str]:
     """Made-up names of 2-3 syllables, with the transliterated and accented ones among them."""
-    made = {_syllables(rng, rng.choice((2, 3))) for _ in range(size)}
+    made = {made_up_name(rng, rng.choice((2, 3))) for _ in range(size)}
     return sorted(made | {pair[0] for pair in TRANSLITERATIONS} | set(ACCENTED))
 
 

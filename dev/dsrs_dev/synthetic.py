@@ -20,8 +20,23 @@ from dsrs.events.envelope import SCHEMA_VERSION
 from dsrs.events.ids import new_uuid
 from dsrs.monitoring.trace_context import TRACEPARENT, new_traceparent
 
-GIVEN = ("Amina", "Kofi", "Maria", "Juan", "Fatima", "Tendai", "Nguyen", "Priya", "Ahmed", "Grace", "Luis", "Zanele")
-FAMILY = ("Okafor", "Mensah", "Silva", "Garcia", "Haddad", "Moyo", "Tran", "Sharma", "Hassan", "Banda", "Rojas")
+ONSETS = ("b", "ch", "d", "f", "g", "h", "j", "k", "l", "m", "n", "ng", "p", "r", "s", "sh", "t", "v", "w", "y", "z")
+VOWELS = ("a", "e", "i", "o", "u")
+
+
+def made_up_name(rng: random.Random, syllables: int) -> str:
+    return "".join(rng.choice(ONSETS) + rng.choice(VOWELS) for _ in range(syllables)).capitalize()
+
+
+def _names(seed: int, size: int, known: tuple[str, ...]) -> tuple[str, ...]:
+    """Made-up names of 2-3 syllables beside known ones: as many distinct names as a real registry meets,
+    so that duplicate matching compares a household with a few look-alikes, not with a crowd of namesakes."""
+    rng = random.Random(seed)  # noqa: S311 - repeatable test data, not secrets
+    return tuple(sorted({made_up_name(rng, rng.choice((2, 3))) for _ in range(size)} | set(known)))
+
+
+GIVEN = _names(1, 1500, ("Amina", "Kofi", "Maria", "Juan", "Fatima", "Tendai", "Nguyen", "Priya", "Ahmed", "Grace"))
+FAMILY = _names(2, 3000, ("Okafor", "Mensah", "Silva", "Garcia", "Haddad", "Moyo", "Tran", "Sharma", "Hassan", "Banda"))
 
 
 @dataclass(frozen=True)

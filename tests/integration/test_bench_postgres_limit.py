@@ -53,8 +53,8 @@ def test_the_replay_leaves_the_rows_the_stage_handlers_left(stack: Stack, settin
 
     assert isinstance(limit, PostgresLimit)
     assert limit.households == households
-    # Four stages and the relay, each on a connection of its own.
-    assert limit.connections == 5
+    # Five stages (DCI notify among them) and the relay, each on a connection of its own.
+    assert limit.connections == 6
     assert replayed == recorded
     assert claims == recorded_claims
     assert replayed["households"] == households
@@ -69,5 +69,7 @@ def test_the_replay_leaves_the_rows_the_stage_handlers_left(stack: Stack, settin
     assert claims["eligibility"] == households
     assert claims["payment"] == 2 * households
     assert claims["analytics"] == 2 * households + replayed["payments"]
+    # With no DCI subscriber, DCI notify reads the registry's events and claims none.
+    assert "dci-notify" not in claims
     # The relay claimed and deleted every event the stages wrote.
     assert outbox == 0

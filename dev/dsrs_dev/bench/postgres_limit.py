@@ -66,7 +66,7 @@ from dsrs_dev.synthetic import IntakeMessage
 FIRST_CHUNK_HOUSEHOLDS = 1_000
 CHUNK_HOUSEHOLDS = 10_000
 # The agents a household of the benchmark passes through; settlements, statements and dead letters get nothing.
-SAGA_STAGES = ("registry-intake", "eligibility", "payment", "analytics")
+SAGA_STAGES = ("registry-intake", "eligibility", "payment", "analytics", "dci-notify")
 ANALYTICS = "analytics"
 # The relay's connection, beside one per stage.
 RELAY_CONNECTIONS = 1
@@ -202,22 +202,25 @@ class InProcessSaga:
         # The relay's own code reads and deletes the rows; its producer hands the messages to the stages.
         self.relay = deployment_relay(settings, engine, cast(AIOKafkaProducer, producer), on_published=lambda n: None)
         self.stages: list[Stage] = []
-        self.route: dict[str, Stage] = {}
+        # A topic can feed several stages (registered events: eligibility and DCI notify), as in Faust.
+        self.route: dict[str, list[Stage]] = {}
         for agent in (agent for agent in AGENTS if agent.name in SAGA_STAGES):
             # The worker's own handlers; analytics' without its mirror.
             handler = AnalyticsCounter(engine, NoMirror()) if agent.name == ANALYTICS else agent.handler(runtime)
             stage = Stage(agent.name, handler, agent.batch_size)
             self.stages.append(stage)
-            self.route.update({settings.topic(name): stage for name in agent.topics})
+            for name in agent.topics:
+                self.route.setdefault(settings.topic(name), []).append(stage)
         self.transactions: list[Transaction] = []
         self.writer_of: dict[str, int] = {}
         self.last_outbox_id = 0
 
     def _deliver(self, message: Incoming) -> None:
-        stage = self.route.get(message.topic)
-        if stage is not None:
+        stages = self.route.get(message.topic, [])
+        if stages:
             writers = frozenset(self.writer_of[e] for e in _event_ids(message.value) if e in self.writer_of)
-            stage.queue.append((message, writers))
+            for stage in stages:
+                stage.queue.append((message, writers))
 
     async def record(self, messages: Iterable[IntakeMessage]) -> list[Transaction]:
         """Every message through every stage; the stages' transactions in the order they ran."""
