@@ -81,6 +81,8 @@ class Round:
     memory: MemoryProfile | None = None
     # The worker's resident memory against the events it had processed, every couple of seconds.
     memory_samples: list[MemorySample] = field(default_factory=list)
+    # CPU a household at full speed, by kind of process (dsrs_dev.bench.cpu), and their total.
+    cpu_microseconds_per_household: dict[str, float] = field(default_factory=dict)
 
     @property
     def faust_households_per_second(self) -> float:
@@ -115,6 +117,7 @@ FIGURES: dict[str, Callable[[Round], float]] = {
     "postgres_limit_households_per_s": lambda r: r.postgres.households_per_second,
     "faust_households_per_s": lambda r: r.faust_households_per_second,
     "ratio": lambda r: r.ratio,
+    "cpu_us_per_household": lambda r: r.cpu_microseconds_per_household.get("total", float("nan")),
 }
 
 
@@ -277,6 +280,12 @@ def results_table(results: Results) -> str:
             f"CPU a message in round 1",
         ),
         ("saga / lower limit", _figure(results.spread("ratio"), "", 2), ""),
+        (
+            "CPU a household at full speed",
+            _figure(results.spread("cpu_us_per_household"), " µs"),
+            ", ".join(f"{kind} {us:,.0f}" for kind, us in first.cpu_microseconds_per_household.items())
+            + " µs, round 1",
+        ),
     ]
     memory = first.memory
     if memory is not None:

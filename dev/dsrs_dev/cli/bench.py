@@ -23,6 +23,7 @@ from dsrs.rules import active_programs, load_programs
 from dsrs.settings import Settings, load_settings
 from dsrs.worker.agents import CONSUMED_TOPICS
 from dsrs_dev.bench.api import ApiLatency, fill, lookups, pages, sample_ids
+from dsrs_dev.bench.cpu import cpu_seconds, microseconds_per_household
 from dsrs_dev.bench.dedup import DedupResults, DedupRun, accuracy, raised_pairs, run_registry
 from dsrs_dev.bench.dedup import results_table as dedup_table
 from dsrs_dev.bench.environment import (
@@ -65,9 +66,10 @@ FULL_SPEED_SEED = 1
 
 
 async def _measure_round(
-    settings: Settings, worker: WorkerProcess, households: int, warm_up: int, record: Settings, replay: Settings
+    settings: Settings, workers: list[WorkerProcess], households: int, warm_up: int, record: Settings, replay: Settings
 ) -> Round:
     """The saga (warm-up, full speed, half load), then the Kafka, Faust dispatch and PostgreSQL limits."""
+    worker, worker_pids = workers[0], [w.pid for w in workers]
     engine = create_engine(settings, pool_size=4)
     programs = len(active_programs(load_programs(settings.programs_dir)))
     admin = issue_token(settings, [Role.ADMIN], ttl_seconds=24 * 3600, subject="bench")
@@ -77,7 +79,9 @@ async def _measure_round(
     try:
         if warm_up:
             await run_saga(settings, engine, warm_up, programs, seed=0, per_second=None)
+        cpu_before = cpu_seconds(worker_pids)
         full = await run_saga(settings, engine, households, programs, seed=FULL_SPEED_SEED, per_second=None)
+        cpu = microseconds_per_household(cpu_before, cpu_seconds(worker_pids), households)
         half_rate = full.households_per_second / 2
         half_households = max(1, households // 2)
         half = await run_saga(settings, engine, half_households, programs, seed=2, per_second=half_rate)
@@ -106,6 +110,7 @@ async def _measure_round(
         dispatch["cpu_microseconds_per_message"],
         memory_profile(watch.samples),
         watch.samples,
+        cpu,
     )
 
 
@@ -185,7 +190,7 @@ def saga(households: int, warm_up: int | None, workers: str, repeat: int) -> Non
                 isolated_database(stack, settings, "dsrs_bench_replay") as replay_db,
             ):
                 record, replay = with_database(settings, record_db), with_database(settings, replay_db)
-                rounds.append(asyncio.run(_measure_round(settings, running[0], households, warm_up, record, replay)))
+                rounds.append(asyncio.run(_measure_round(settings, running, households, warm_up, record, replay)))
         results = Results(machine(), households, count, warm_up, rounds)
         click.echo(results_table(results))
         click.echo(f"figures written to {write_results(results, RESULTS_DIR)}")
