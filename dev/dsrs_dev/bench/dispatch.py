@@ -30,7 +30,7 @@ COUNT = int(os.environ.get("DSRS_DISPATCH_COUNT", "0"))
 RESULT = Path(os.environ.get("DSRS_DISPATCH_RESULT", "dispatch.json"))
 
 app = SagaApp(
-    f"dsrs-dispatch-{uuid.uuid4().hex[:8]}",
+    os.environ.get("DSRS_DISPATCH_APP_ID", f"dsrs-dispatch-{uuid.uuid4().hex[:8]}"),
     broker=f"kafka://{os.environ.get('DSRS_DISPATCH_BROKER', '127.0.0.1:9092')}",
     store="memory://",
     web_enabled=False,

@@ -25,6 +25,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +40,7 @@ from dsrs.events import topics
 from dsrs.kafka.lag import consumer_lag, topic_depths
 from dsrs.settings import Settings
 from dsrs.worker.agents import CONSUMED_TOPICS
+from dsrs_dev.bench.environment import delete_topics_of
 from dsrs_dev.bench.kafka_limit import KafkaLimit, deployment_depths
 from dsrs_dev.bench.memory import MemoryProfile, MemorySample
 from dsrs_dev.bench.postgres_limit import PostgresLimit
@@ -334,8 +336,10 @@ def machine() -> dict[str, Any]:
 def faust_dispatch_limit(settings: Settings, topic: str, messages: int, folder: Path) -> dict[str, Any]:
     """Messages per second, CPU per message and the batch sizes of a do-nothing Faust agent reading `topic`."""
     result = folder / "dispatch.json"
+    app_id = f"dsrs-dispatch-{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
+        "DSRS_DISPATCH_APP_ID": app_id,
         "DSRS_DISPATCH_BROKER": settings.bootstrap_servers,
         "DSRS_DISPATCH_TOPIC": topic,
         "DSRS_DISPATCH_COUNT": str(messages),
@@ -345,8 +349,12 @@ def faust_dispatch_limit(settings: Settings, topic: str, messages: int, folder: 
     # On the worker's event loop (faust_app.py), so that the figure is the cost the worker pays.
     faust = [sys.executable, "-m", "faust", "--loop", "uvloop", "-A", "dsrs_dev.bench.dispatch"]
     command = [*faust, "worker", "-l", "warn", "--without-web"]
-    with (folder / "dispatch.log").open("wb") as log:
-        subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=600, check=False)
+    try:
+        with (folder / "dispatch.log").open("wb") as log:
+            subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=600, check=False)
+    finally:
+        # Its app's own topics (the assignor's) would otherwise pile up on the broker, one a run.
+        delete_topics_of(settings.model_copy(update={"topic_prefix": f"{app_id}.", "app_id": app_id}))
     if not result.exists():
         raise RuntimeError(f"the dispatch benchmark wrote no result; see {folder / 'dispatch.log'}")
     figures: dict[str, Any] = json.loads(result.read_text())
