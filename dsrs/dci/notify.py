@@ -69,16 +69,14 @@ class NotifyHandler:
         # Without a subscriber nothing is owed, so the events need no claims: the registry's every change
         # passes here, and most deployments subscribe no one.
         async with self.engine.connect() as connection:
-            if not await active_subscriptions(connection):
-                return
+            subscriptions = await active_subscriptions(connection)
+        if not subscriptions:
+            return
         async with claimed(self.engine, CONSUMER, (decoded.item for decoded in batch), event_id_of) as (
             connection,
             events,
         ):
             if not events:
-                return
-            subscriptions = await active_subscriptions(connection)
-            if not subscriptions:
                 return
             rows = await households_by_id(connection, (event.subject for event in events))
             for event in events:

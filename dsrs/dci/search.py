@@ -8,7 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dsrs.db.schema import households
@@ -101,7 +102,9 @@ async def households_by_id(connection: AsyncConnection, ids: Iterable[str]) -> d
     wanted = list(dict.fromkeys(ids))
     if not wanted:
         return {}
-    rows = await connection.execute(select(households).where(households.c.id.in_([uuid.UUID(i) for i in wanted])))
+    # One array parameter: an IN list would be a statement of its own for every batch size (dsrs.db.bulk).
+    ids = bindparam("ids", [uuid.UUID(i) for i in wanted], type_=ARRAY(UUID(as_uuid=True)))
+    rows = await connection.execute(select(households).where(households.c.id == any_(ids)))
     return {str(row.id): dict(row._mapping) for row in rows}
 
 
