@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 _STATUS = text(
     """
     WITH current AS (
-        SELECT a.household_id, a.program_id, a.decision
+        SELECT a.household_id, a.program_id, a.decision, h.status
         FROM eligibility_assessments a
         JOIN households h ON h.id = a.household_id AND h.version = a.household_version
     )
@@ -18,7 +18,8 @@ _STATUS = text(
         (SELECT count(*) FROM households) AS households,
         (SELECT count(DISTINCT (household_id, program_id)) FROM current) AS assessed,
         (SELECT count(DISTINCT (household_id, program_id)) FROM current WHERE decision = 'approved') AS approved,
-        (SELECT count(*) FROM current c WHERE c.decision = 'approved' AND NOT EXISTS (
+        -- A household that left before its approval reached the payment stage is rightly never paid.
+        (SELECT count(*) FROM current c WHERE c.decision = 'approved' AND c.status = 'active' AND NOT EXISTS (
             SELECT 1 FROM payments p WHERE p.household_id = c.household_id AND p.program_id = c.program_id
         )) AS approved_unpaid,
         (SELECT count(*) FROM payments) AS payments,
