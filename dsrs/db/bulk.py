@@ -9,11 +9,12 @@ every batch, parsed once per connection.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import JSON, Table, Text, bindparam, cast, func, select
-from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
+from sqlalchemy.dialects.postgresql import ARRAY, UUID, Insert, insert
 
 from dsrs.db.json_text import json_text
 
@@ -44,3 +45,8 @@ def _is_json(table: Table, name: str) -> bool:
 def _carried_as(table: Table, name: str) -> Any:
     # A JSON document that is a list would be taken for one more dimension of the array: send it as text.
     return Text() if _is_json(table, name) else table.c[name].type
+
+
+def uuid_array(ids: Sequence[uuid.UUID], name: str = "ids") -> Any:
+    """One array parameter for `= ANY(...)`: an IN list would be a statement of its own for every batch size."""
+    return bindparam(name, list(ids), type_=ARRAY(UUID(as_uuid=True)))

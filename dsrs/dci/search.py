@@ -8,10 +8,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import any_, bindparam, func, select
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy import any_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dsrs.db.bulk import uuid_array
 from dsrs.db.schema import households
 from dsrs.dci.errors import (
     PAGINATION_INVALID,
@@ -102,9 +102,9 @@ async def households_by_id(connection: AsyncConnection, ids: Iterable[str]) -> d
     wanted = list(dict.fromkeys(ids))
     if not wanted:
         return {}
-    # One array parameter: an IN list would be a statement of its own for every batch size (dsrs.db.bulk).
-    ids = bindparam("ids", [uuid.UUID(i) for i in wanted], type_=ARRAY(UUID(as_uuid=True)))
-    rows = await connection.execute(select(households).where(households.c.id == any_(ids)))
+    rows = await connection.execute(
+        select(households).where(households.c.id == any_(uuid_array([uuid.UUID(i) for i in wanted])))
+    )
     return {str(row.id): dict(row._mapping) for row in rows}
 
 

@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import any_, bindparam, delete, select, text
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy import any_, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dsrs.db.bulk import arrays, insert_arrays
+from dsrs.db.bulk import arrays, insert_arrays, uuid_array
 from dsrs.db.schema import household_match_keys, households
 from dsrs.events import topics
 from dsrs.events.envelope import new_envelope
@@ -61,11 +60,6 @@ HOLDERS = text(
 )
 HOLDERS_PER_KEY = 2 * MAX_CANDIDATES
 MEMBER_COLUMNS = ("household_size", "children_under_5", "children_5_to_17", "elderly_members")
-
-
-def _ids(ids: list[uuid.UUID]) -> Any:
-    """One array parameter: an IN list would be a statement of its own for every batch size (dsrs.db.bulk)."""
-    return bindparam("ids", ids, type_=ARRAY(UUID(as_uuid=True)))
 
 
 def person_of(record: Any) -> Person:
@@ -142,7 +136,7 @@ class DuplicateMatching:
         changed = [household_id for household_id, subject in subjects.items() if not subject.new]
         if changed:
             await connection.execute(
-                delete(household_match_keys).where(household_match_keys.c.household_id == any_(_ids(changed)))
+                delete(household_match_keys).where(household_match_keys.c.household_id == any_(uuid_array(changed)))
             )
         rows = [{"key": key, "household_id": household_id} for household_id, held in keys.items() for key in held]
         if rows:
@@ -203,7 +197,7 @@ class DuplicateMatching:
                 households.c.email,
                 households.c.address,
                 *(households.c[name] for name in MEMBER_COLUMNS),
-            ).where(households.c.id == any_(_ids(ids)), households.c.status == "active")
+            ).where(households.c.id == any_(uuid_array(ids)), households.c.status == "active")
         )
         return {row.id: person_of(row) for row in rows}
 
