@@ -235,7 +235,7 @@ payments = Table(
     ),
     Index("ix_payments_status_due_date", "status", "due_date"),
     Index("ix_payments_program_id_status", "program_id", "status"),
-    Index("ix_payments_household_id", "household_id"),
+    Index("ix_payments_household_program", "household_id", "program_id"),
     Index("ix_payments_dispatchable", "due_date", "next_attempt_at", postgresql_where=text("status = 'scheduled'")),
 )
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dsrs.db.schema import payments
@@ -25,35 +25,42 @@ from dsrs.payment.events import payment_event, payment_with_region
 NO_LONGER_ELIGIBLE = "no_longer_eligible"
 HOUSEHOLD_DEACTIVATED = "household_deactivated"
 
-# (household, program, assessment[, amount]) rows, one per household and program.
-_DECIDED = (
-    "unnest(CAST(:households AS uuid[]), CAST(:programs AS text[]), CAST(:assessments AS uuid[]){extra}) "
-    "AS d(household_id, program_id, assessment_id{extra_name}), "
-    "eligibility_assessments pa, eligibility_assessments na"
-)
-_DENIED = _DECIDED.format(extra="", extra_name="")
-_APPROVED = _DECIDED.format(extra=", CAST(:amounts AS numeric[])", extra_name=", amount")
-# The decision is newer than the one the payment was made from.
-_NEWER = (
-    "p.household_id = d.household_id AND p.program_id = d.program_id "
-    "AND pa.id = p.assessment_id AND na.id = d.assessment_id "
+# Each decided household's payments under the program that the decision is newer than: looked up one decided
+# row at a time by the household alone, so that no index but the household's can serve it (OFFSET 0 keeps the
+# planner from making it a join again). As a join, it was planned as a scan of every payment, or of every
+# payment of the program in a status, a cost that grew with the registry.
+FIND_DECIDED = text(
+    "SELECT p.id, p.status, p.amount, p.assessment_id, d.assessment_id AS decided_assessment_id, "
+    "d.amount AS decided_amount, na.household_version AS decided_version, na.assessed_at AS decided_at "
+    "FROM unnest(CAST(:households AS uuid[]), CAST(:programs AS text[]), CAST(:assessments AS uuid[]), "
+    "CAST(:amounts AS numeric[])) AS d(household_id, program_id, assessment_id, amount) "
+    "CROSS JOIN LATERAL (SELECT p.id, p.program_id, p.status, p.amount, p.assessment_id FROM payments p "
+    "WHERE p.household_id = d.household_id OFFSET 0) p "
+    "JOIN eligibility_assessments pa ON pa.id = p.assessment_id "
+    "JOIN eligibility_assessments na ON na.id = d.assessment_id "
+    "WHERE p.program_id = d.program_id AND p.status IN ('scheduled', 'failed', 'sent') "
     "AND (na.household_version, na.assessed_at) > (pa.household_version, pa.assessed_at)"
 )
+# Payments found by id, changed only if still as read: nothing was locked when they were found, and another
+# transaction may have sent, cancelled or amended one since.
+_AS_FOUND = (
+    "unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:read_assessments AS uuid[]){extra}) "
+    "AS f(id, status, read_assessment_id{extra_names}) "
+    "WHERE p.id = f.id AND p.status = f.status AND p.assessment_id = f.read_assessment_id"
+)
+_AS_FOUND_WITH_AMOUNTS = _AS_FOUND.format(
+    extra=", CAST(:previous AS numeric[]), CAST(:assessments AS uuid[]), CAST(:amounts AS numeric[])",
+    extra_names=", previous_amount, assessment_id, amount",
+)
 AMEND = text(
-    "WITH amended AS (SELECT p.id, p.amount AS previous_amount, d.assessment_id, d.amount "
-    f"FROM payments p, {_APPROVED} WHERE {_NEWER} AND p.status = 'scheduled' AND p.amount <> d.amount "
-    "FOR UPDATE OF p) "
-    "UPDATE payments p SET amount = amended.amount, assessment_id = amended.assessment_id, updated_at = now() "
-    "FROM amended WHERE p.id = amended.id AND p.status = 'scheduled' "
-    "RETURNING p.id, amended.previous_amount"
+    "UPDATE payments p SET amount = f.amount, assessment_id = f.assessment_id, updated_at = now() "
+    f"FROM {_AS_FOUND_WITH_AMOUNTS} AND p.amount = f.previous_amount RETURNING p.id, f.previous_amount"
 )
-CANCEL_DENIED = text(
-    f"WITH denied AS (SELECT p.id FROM payments p, {_DENIED} WHERE {_NEWER} "
-    "AND p.status IN ('scheduled', 'failed') FOR UPDATE OF p) "
-    "UPDATE payments p SET status = 'cancelled', last_error = :reason FROM denied "
-    "WHERE p.id = denied.id AND p.status IN ('scheduled', 'failed') RETURNING p.id"
+CANCEL = text(
+    "UPDATE payments p SET status = 'cancelled', last_error = :reason "
+    f"FROM {_AS_FOUND.format(extra='', extra_names='')} RETURNING p.id"
 )
-FLAG_DENIED = text(f"UPDATE payments p SET review_reason = :reason FROM {_DENIED} WHERE {_NEWER} AND p.status = 'sent'")
+FLAG = text(f"UPDATE payments p SET review_reason = :reason FROM {_AS_FOUND.format(extra='', extra_names='')}")
 CANCEL_HOUSEHOLDS = text(
     "UPDATE payments SET status = 'cancelled', last_error = :reason "
     "WHERE household_id = ANY(CAST(:households AS uuid[])) AND status IN ('scheduled', 'failed') RETURNING id"
@@ -80,11 +87,27 @@ class Decided:
     amount: Decimal | None  # the benefit of an approval; None for a denial
 
 
-def _columns(decisions: Sequence[Decided]) -> dict[str, list[Any]]:
-    return {
+async def _found(connection: AsyncConnection, decisions: Sequence[Decided]) -> list[Row[Any]]:
+    """The payments that `decisions` are newer than; a payment two of them are newer than, with the newest."""
+    columns = {
         "households": [d.household_id for d in decisions],
         "programs": [d.program_id for d in decisions],
         "assessments": [d.assessment_id for d in decisions],
+        "amounts": [d.amount for d in decisions],
+    }
+    newest: dict[uuid.UUID, Row[Any]] = {}
+    for row in await connection.execute(FIND_DECIDED, columns):
+        kept = newest.get(row.id)
+        if kept is None or (row.decided_version, row.decided_at) > (kept.decided_version, kept.decided_at):
+            newest[row.id] = row
+    return list(newest.values())
+
+
+def _as_found(rows: Sequence[Row[Any]]) -> dict[str, list[Any]]:
+    return {
+        "ids": [row.id for row in rows],
+        "statuses": [row.status for row in rows],
+        "read_assessments": [row.assessment_id for row in rows],
     }
 
 
@@ -101,11 +124,26 @@ async def amend(connection: AsyncConnection, approvals: Sequence[Decided], sourc
     """Unsent payments take the newest approval's benefit, in place: one `payment.amended` each, with why."""
     if not approvals:
         return []
-    found = (await connection.execute(AMEND, {**_columns(approvals), "amounts": [d.amount for d in approvals]})).all()
+    found = [
+        row
+        for row in await _found(connection, approvals)
+        if row.status == "scheduled" and row.amount != row.decided_amount
+    ]
     if not found:
         return []
-    ids = [row.id for row in found]
-    previous = {row.id: row.previous_amount for row in found}
+    changed = await connection.execute(
+        AMEND,
+        {
+            **_as_found(found),
+            "previous": [row.amount for row in found],
+            "assessments": [row.decided_assessment_id for row in found],
+            "amounts": [row.decided_amount for row in found],
+        },
+    )
+    previous = {row.id: row.previous_amount for row in changed}
+    if not previous:
+        return []
+    ids = list(previous)
     reason = "amended: the benefit changed"
     await connection.execute(RECORD_AMENDMENT, {"ids": ids, "previous": [previous[i] for i in ids], "reason": reason})
     rows = await connection.execute(payment_with_region().where(payments.c.id.in_(ids)).order_by(payments.c.id))
@@ -126,9 +164,16 @@ async def cancel_denied(connection: AsyncConnection, denials: Sequence[Decided],
     """A denial newer than a payment's assessment cancels it if unsent, and flags it for review if sent."""
     if not denials:
         return []
-    columns = {**_columns(denials), "reason": NO_LONGER_ELIGIBLE}
-    cancelled = [row.id for row in await connection.execute(CANCEL_DENIED, columns)]
-    await connection.execute(FLAG_DENIED, columns)
+    found = await _found(connection, denials)
+    unsent = [row for row in found if row.status in ("scheduled", "failed")]
+    sent = [row for row in found if row.status == "sent"]
+    cancelled = []
+    if unsent:
+        cancelled = [
+            row.id for row in await connection.execute(CANCEL, {**_as_found(unsent), "reason": NO_LONGER_ELIGIBLE})
+        ]
+    if sent:
+        await connection.execute(FLAG, {**_as_found(sent), "reason": NO_LONGER_ELIGIBLE})
     return await _events(connection, topics.PAYMENT_CANCELLED, cancelled, source, reason=NO_LONGER_ELIGIBLE)
 
 

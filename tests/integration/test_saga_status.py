@@ -11,8 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dsrs.eligibility.records import store_assessments
-from dsrs.events.ids import new_uuid
 from dsrs_dev.saga_status import saga_status
+from tests.integration.assessments import assessment_row, insert_household
 
 pytestmark = pytest.mark.integration
 
@@ -22,27 +22,8 @@ async def approved_household(engine: AsyncEngine) -> AsyncIterator[uuid.UUID]:
     """An active household approved under a program, with no payment."""
     household_id = uuid.uuid4()
     async with engine.begin() as connection:
-        await connection.execute(
-            text(
-                "INSERT INTO households (id, head_of_household_name, region, household_size, monthly_income) "
-                "VALUES (:id, 'Status Test', 'R01', 1, 0)"
-            ),
-            {"id": household_id},
-        )
-        row = {
-            "id": new_uuid(),
-            "household_id": household_id,
-            "household_version": 1,
-            "program_id": "status-test",
-            "policy_version": "1",
-            "program_sha256": None,
-            "decision": "approved",
-            "score": None,
-            "benefit_amount": 10,
-            "rule_results": [],
-            "source_event_id": new_uuid(),
-            "reassessment_id": None,
-        }
+        await insert_household(connection, household_id, "Status Test")
+        row = assessment_row(household_id, "status-test", 1, "approved", 10)
         await store_assessments(connection, [row])
     yield household_id
     async with engine.begin() as connection:
