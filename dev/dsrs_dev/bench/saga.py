@@ -302,11 +302,15 @@ def results_table(results: Results) -> str:
     return "\n".join(f"{name:<{width}}  {rate:>44}  {detail}".rstrip() for name, rate, detail in rows)
 
 
-def write_results(results: Results, folder: Path) -> Path:
+def results_path(folder: Path) -> Path:
+    return folder / f"saga-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+
+
+def write_results(results: Results, folder: Path, path: Path | None = None) -> Path:
     """The medians at the top (`households_per_s`, `ratio`, `p99_half_load_s`, ...), each figure's spread,
-    and every round in full."""
+    and every round in full; to `path` (written again as rounds are added), or to a new file in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"saga-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    path = path or results_path(folder)
     spreads = {name: results.spread(name) for name in FIGURES}
     document = {
         **{name: round(spread.median, 3) for name, spread in spreads.items()},

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from types import FrameType
 
 import click
 import httpx
@@ -50,6 +52,7 @@ from dsrs_dev.bench.saga import (
     Round,
     faust_dispatch_limit,
     machine,
+    results_path,
     results_table,
     run_saga,
     write_results,
@@ -145,9 +148,15 @@ def deployment(
             delete_topics_of(settings)
 
 
+def _exit_when_terminated(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
 @click.group()
 def bench() -> None:
     """Benchmarks on the real local stack; figures are printed and written to bench/results/."""
+    # Stopped by SIGTERM (kill, a timeout), a run still stops its workers and removes its databases and topics.
+    signal.signal(signal.SIGTERM, _exit_when_terminated)
 
 
 @bench.command()
@@ -180,6 +189,7 @@ def saga(households: int, warm_up: int | None, workers: str, repeat: int) -> Non
     by_count = []
     for count in counts:
         rounds = []
+        path = results_path(RESULTS_DIR)
         for number in range(1, repeat + 1):
             click.echo(f"round {number} of {repeat}")
             # The PostgreSQL limit is measured over the worker's own route to the server (TCP or socket), on
@@ -191,9 +201,11 @@ def saga(households: int, warm_up: int | None, workers: str, repeat: int) -> Non
             ):
                 record, replay = with_database(settings, record_db), with_database(settings, replay_db)
                 rounds.append(asyncio.run(_measure_round(settings, running, households, warm_up, record, replay)))
-        results = Results(machine(), households, count, warm_up, rounds)
+            # Each round is kept as it ends: a long run stopped later keeps the rounds it finished.
+            results = Results(machine(), households, count, warm_up, rounds)
+            write_results(results, RESULTS_DIR, path)
         click.echo(results_table(results))
-        click.echo(f"figures written to {write_results(results, RESULTS_DIR)}")
+        click.echo(f"figures written to {path}")
         by_count.append((count, results.spread("households_per_s").median))
     if len(by_count) > 1:
         click.echo("workers  households/s at full speed (median)")
