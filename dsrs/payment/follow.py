@@ -60,7 +60,12 @@ CANCEL = text(
     "UPDATE payments p SET status = 'cancelled', last_error = :reason "
     f"FROM {_AS_FOUND.format(extra='', extra_names='')} RETURNING p.id"
 )
-FLAG = text(f"UPDATE payments p SET review_reason = :reason FROM {_AS_FOUND.format(extra='', extra_names='')}")
+# Sent by now, whatever its status when found: a payment the dispatcher sent after it was found is flagged too.
+FLAG = text(
+    "UPDATE payments p SET review_reason = :reason "
+    "FROM unnest(CAST(:ids AS uuid[]), CAST(:read_assessments AS uuid[])) AS f(id, read_assessment_id) "
+    "WHERE p.id = f.id AND p.assessment_id = f.read_assessment_id AND p.status = 'sent'"
+)
 CANCEL_HOUSEHOLDS = text(
     "UPDATE payments SET status = 'cancelled', last_error = :reason "
     "WHERE household_id = ANY(CAST(:households AS uuid[])) AND status IN ('scheduled', 'failed') RETURNING id"
@@ -166,14 +171,15 @@ async def cancel_denied(connection: AsyncConnection, denials: Sequence[Decided],
         return []
     found = await _found(connection, denials)
     unsent = [row for row in found if row.status in ("scheduled", "failed")]
-    sent = [row for row in found if row.status == "sent"]
-    cancelled = []
+    cancelled: list[uuid.UUID] = []
     if unsent:
         cancelled = [
             row.id for row in await connection.execute(CANCEL, {**_as_found(unsent), "reason": NO_LONGER_ELIGIBLE})
         ]
-    if sent:
-        await connection.execute(FLAG, {**_as_found(sent), "reason": NO_LONGER_ELIGIBLE})
+    # The rest are sent, or were sent while this batch ran: left to settle, flagged for review.
+    rest = [row for row in found if row.id not in set(cancelled)]
+    if rest:
+        await connection.execute(FLAG, {**_as_found(rest), "reason": NO_LONGER_ELIGIBLE})
     return await _events(connection, topics.PAYMENT_CANCELLED, cancelled, source, reason=NO_LONGER_ELIGIBLE)
 
 

@@ -5,19 +5,20 @@ older decision, or another program's, changes nothing."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Row, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dsrs.eligibility.records import store_assessments
 from dsrs.events import topics
 from dsrs.events.ids import new_uuid
+from dsrs.payment import follow
 from dsrs.payment.follow import FIND_DECIDED, NO_LONGER_ELIGIBLE, Decided, amend, cancel_denied
 from tests.integration.assessments import assessment_row, insert_household
 
@@ -142,6 +143,29 @@ async def test_a_newer_denial_cancels_the_unsent_payment_and_flags_the_sent_one(
     assert after[paid.unsent] == ("cancelled", Decimal("100.00"), NO_LONGER_ELIGIBLE, None)
     assert after[paid.sent] == ("sent", Decimal("100.00"), None, NO_LONGER_ELIGIBLE)
     assert after[paid.other_program] == ("scheduled", Decimal("30.00"), None, None)
+
+
+async def test_a_payment_sent_after_it_was_found_is_flagged_not_cancelled(
+    engine: AsyncEngine, paid: Paid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    denial = await _decide(engine, paid.household_id, 3, "denied", None)
+    find = follow._found
+
+    async def found_then_sent(connection: AsyncConnection, decisions: Sequence[Decided]) -> list[Row[Any]]:
+        rows = await find(connection, decisions)
+        # The dispatcher, on another connection, sends the unsent payment once it has been found.
+        async with engine.begin() as dispatcher:
+            await dispatcher.execute(text("UPDATE payments SET status = 'sent' WHERE id = :id"), {"id": paid.unsent})
+        return rows
+
+    monkeypatch.setattr(follow, "_found", found_then_sent)
+    async with engine.begin() as connection:
+        events = await cancel_denied(connection, [denial], "test")
+
+    after = await _payments(engine, paid.household_id)
+    assert events == []
+    assert after[paid.unsent] == ("sent", Decimal("100.00"), None, NO_LONGER_ELIGIBLE)
+    assert after[paid.sent] == ("sent", Decimal("100.00"), None, NO_LONGER_ELIGIBLE)
 
 
 async def test_an_older_denial_cancels_nothing(engine: AsyncEngine, paid: Paid) -> None:
