@@ -177,7 +177,8 @@ async def cancel_denied(connection: AsyncConnection, denials: Sequence[Decided],
             row.id for row in await connection.execute(CANCEL, {**_as_found(unsent), "reason": NO_LONGER_ELIGIBLE})
         ]
     # The rest are sent, or were sent while this batch ran: left to settle, flagged for review.
-    rest = [row for row in found if row.id not in set(cancelled)]
+    cancelled_ids = set(cancelled)
+    rest = [row for row in found if row.id not in cancelled_ids]
     if rest:
         await connection.execute(FLAG, {**_as_found(rest), "reason": NO_LONGER_ELIGIBLE})
     return await _events(connection, topics.PAYMENT_CANCELLED, cancelled, source, reason=NO_LONGER_ELIGIBLE)
