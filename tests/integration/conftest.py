@@ -33,6 +33,16 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return {**os.environ, **worker_env(settings)}
 
 
+async def broker_topics(settings: Settings, prefix: str = "") -> set[str]:
+    """The names of the broker's topics that start with `prefix`."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        return {name for name in await admin.list_topics() if name.startswith(prefix)}
+    finally:
+        await admin.close()
+
+
 def run_dsrs(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
     script = Path(sys.executable).parent / "dsrs"
     return subprocess.run([str(script), *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)

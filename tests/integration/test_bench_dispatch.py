@@ -7,7 +7,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
 from dsrs.settings import Settings
 from dsrs.worker.agents import BATCH_SIZE
@@ -15,17 +14,9 @@ from dsrs_dev.bench.saga import faust_dispatch_limit
 from dsrs_dev.partner import publish_intake
 from dsrs_dev.stack.manager import Stack
 from dsrs_dev.synthetic import synthetic_intake
+from tests.integration.conftest import broker_topics
 
 pytestmark = pytest.mark.integration
-
-
-async def _dispatch_topics(settings: Settings) -> set[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        return {name for name in await admin.list_topics() if name.startswith("dsrs-dispatch-")}
-    finally:
-        await admin.close()
 
 
 def test_a_waiting_backlog_is_taken_in_full_batches(stack: Stack, settings: Settings, tmp_path: Path) -> None:
@@ -35,11 +26,11 @@ def test_a_waiting_backlog_is_taken_in_full_batches(stack: Stack, settings: Sett
     messages = list(synthetic_intake(count, settings.regions, seed=5, update_share=0, invalid_share=0))
     asyncio.run(publish_intake(settings, messages, topic=topic))
 
-    before = asyncio.run(_dispatch_topics(settings))
+    before = asyncio.run(broker_topics(settings, "dsrs-dispatch-"))
     figures = faust_dispatch_limit(settings, topic, count, tmp_path)
 
     # The benchmark's Faust app leaves none of its own topics on the broker.
-    assert asyncio.run(_dispatch_topics(settings)) == before
+    assert asyncio.run(broker_topics(settings, "dsrs-dispatch-")) == before
 
     assert sum(figures["batch_sizes"]) == count
     # A batch does not stop filling at its window while its partitions hold more.

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 
 from dsrs.db.engine import create_engine
 from dsrs.settings import Settings
 from dsrs_dev.stack.manager import Stack
+from tests.integration.conftest import broker_topics
 
 pytestmark = pytest.mark.integration
 
@@ -31,15 +31,6 @@ async def _databases(settings: Settings) -> set[str]:
         await engine.dispose()
 
 
-async def _topics(settings: Settings) -> set[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        return {name for name in await admin.list_topics() if name.startswith("bench-")}
-    finally:
-        await admin.close()
-
-
 def _wait_for(made: Callable[[], bool], what: str, process: subprocess.Popen[bytes], seconds: float = 180) -> None:
     deadline = time.monotonic() + seconds
     while not made():
@@ -51,7 +42,7 @@ def _wait_for(made: Callable[[], bool], what: str, process: subprocess.Popen[byt
 def test_a_benchmark_stopped_by_sigterm_leaves_no_database_or_topic(
     stack: Stack, migrated: Settings, tmp_path: Path
 ) -> None:
-    databases, topics = asyncio.run(_databases(migrated)), asyncio.run(_topics(migrated))
+    databases, topics = asyncio.run(_databases(migrated)), asyncio.run(broker_topics(migrated, "bench-"))
     script = Path(sys.executable).parent / "dsrs"
     process = subprocess.Popen(
         [str(script), "bench", "saga", "--households", "200000", "--warm-up", "0"],
@@ -61,7 +52,7 @@ def test_a_benchmark_stopped_by_sigterm_leaves_no_database_or_topic(
     )
     try:
         # Stopped once its worker has made the deployment's topics, while the saga runs.
-        _wait_for(lambda: bool(asyncio.run(_topics(migrated)) - topics), "topics", process)
+        _wait_for(lambda: bool(asyncio.run(broker_topics(migrated, "bench-")) - topics), "topics", process)
         _wait_for(lambda: bool(asyncio.run(_databases(migrated)) - databases), "database", process)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=120) == 128 + signal.SIGTERM
@@ -70,4 +61,4 @@ def test_a_benchmark_stopped_by_sigterm_leaves_no_database_or_topic(
             process.kill()
 
     assert asyncio.run(_databases(migrated)) == databases
-    assert asyncio.run(_topics(migrated)) <= topics
+    assert asyncio.run(broker_topics(migrated, "bench-")) <= topics

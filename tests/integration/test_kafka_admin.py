@@ -12,23 +12,15 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from dsrs.kafka.admin import delete_deployment_topics, ensure_topics
 from dsrs.settings import Settings
 from dsrs_dev.stack.manager import Stack
+from tests.integration.conftest import broker_topics
 
 pytestmark = pytest.mark.integration
-
-
-async def _topics(settings: Settings) -> set[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        return set(await admin.list_topics())
-    finally:
-        await admin.close()
 
 
 async def _until(settings: Settings, condition: Callable[[set[str]], bool]) -> set[str]:
     """The broker's topic listing once it meets `condition` (creation and deletion reach it a little later)."""
     for _ in range(100):
-        topics = await _topics(settings)
+        topics = await broker_topics(settings)
         if condition(topics):
             break
         await asyncio.sleep(0.2)
