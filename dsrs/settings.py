@@ -97,6 +97,11 @@ class Settings(BaseSettings):
         default=True,
         description="Run the outbox relay in a child process of the worker (a core of its own); false: on its loop",
     )
+    colocated_stages: bool = Field(
+        default=True,
+        description="Register, assess and pay an intake batch in one transaction; false: each stage's agent applies "
+        "its events as they come through Kafka",
+    )
 
     # Authentication: RS256/ES256 keys from a JWKS URL in production, or an HS256 secret for local work.
     jwks_url: str | None = Field(default=None, description="Where the identity provider publishes its keys")

@@ -11,12 +11,12 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Column, Numeric
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dsrs.db.schema import DECISIONS, eligibility_assessments
 from dsrs.eligibility.records import store_assessments
 from dsrs.events import topics
-from dsrs.events.envelope import InvalidEvent, decode_envelope_of, new_envelope
+from dsrs.events.envelope import Envelope, InvalidEvent, decode_envelope_of, new_envelope
 from dsrs.events.ids import new_uuid
 from dsrs.events.incoming import Incoming
 from dsrs.monitoring.metrics import ELIGIBILITY_DECISIONS
@@ -140,42 +140,57 @@ class EligibilityHandler:
                 ELIGIBILITY_DECISIONS.labels(program=program.id, decision=decision)
 
     def decode(self, message: Incoming) -> HouseholdChanged:
-        envelope = decode_envelope_of(message.value, *HOUSEHOLD_EVENTS)
-        data = dict(envelope.data)
-        try:
-            household_id = uuid.UUID(str(data.pop("household_id")))
-            version = int(data.pop("version"))
-        except (KeyError, ValueError, TypeError):
-            raise InvalidEvent("data: household_id and version are required") from None
-        return HouseholdChanged(envelope.event_id, household_id, version, data, message.header(TRACEPARENT))
+        return _changed(decode_envelope_of(message.value, *HOUSEHOLD_EVENTS), message.header(TRACEPARENT))
+
+    def item_of(self, event: OutgoingEvent) -> HouseholdChanged | None:
+        """The change an event written in the same transaction tells, if it is one this stage assesses."""
+        if event.envelope.type not in HOUSEHOLD_EVENTS:
+            return None
+        return _changed(event.envelope, event.traceparent)
 
     async def handle(self, batch: Sequence[Decoded[HouseholdChanged]]) -> None:
-        decisions = await self._assess(batch)
-        # Counted once committed: a rolled-back batch decided nothing.
-        for (program, decision), count in decisions.items():
+        async with claimed(self.engine, self.consumer, (d.item for d in batch), event_id_of) as (connection, changes):
+            events = await self.apply(connection, changes)
+            await add_events(connection, events)
+        self.committed(events)
+
+    async def apply(self, connection: AsyncConnection, changes: Sequence[HouseholdChanged]) -> list[OutgoingEvent]:
+        """Assess the changes under the active programs in the caller's transaction; the events of the
+        assessments stored now, to add to the outbox."""
+        # Read in this transaction: once a version's activation is committed, no batch decides under an older one.
+        programs = (await self.catalog.active(connection)).values()
+        rows: list[dict[str, Any]] = []
+        events: list[OutgoingEvent] = []
+        facts = [
+            {"household_id": change.household_id, "household_version": change.version, "facts": change.facts}
+            for change in changes
+        ]
+        for change in changes:
+            for program in programs:
+                assessment = assess(program, change.facts)
+                check_fits_columns(assessment)
+                household = Assessed(
+                    change.household_id, change.version, change.facts.get("region"), change.traceparent
+                )
+                row = assessment_row(household, program, assessment, cause_id=change.event_id)
+                rows.append(row)
+                events.append(assessment_event(row, household, program, assessment, self.source))
+        # A re-assessment of the same household version under the same policy adds nothing.
+        stored = await store_assessments(connection, rows, facts)
+        return [event for row, event in zip(rows, events, strict=True) if row["id"] in stored]
+
+    def committed(self, events: Sequence[OutgoingEvent]) -> None:
+        """Count the decisions once their transaction committed: a rolled-back batch decided nothing."""
+        decided = Counter((event.envelope.data["program_id"], event.envelope.data["decision"]) for event in events)
+        for (program, decision), count in decided.items():
             ELIGIBILITY_DECISIONS.labels(program=program, decision=decision).inc(count)
 
-    async def _assess(self, batch: Sequence[Decoded[HouseholdChanged]]) -> Counter[tuple[str, str]]:
-        async with claimed(self.engine, self.consumer, (d.item for d in batch), event_id_of) as (connection, changes):
-            # Read in this transaction: once a version's activation is committed, no batch decides under an older one.
-            programs = (await self.catalog.active(connection)).values()
-            rows: list[dict[str, Any]] = []
-            events: list[OutgoingEvent] = []
-            facts = [
-                {"household_id": change.household_id, "household_version": change.version, "facts": change.facts}
-                for change in changes
-            ]
-            for change in changes:
-                for program in programs:
-                    assessment = assess(program, change.facts)
-                    check_fits_columns(assessment)
-                    household = Assessed(
-                        change.household_id, change.version, change.facts.get("region"), change.traceparent
-                    )
-                    row = assessment_row(household, program, assessment, cause_id=change.event_id)
-                    rows.append(row)
-                    events.append(assessment_event(row, household, program, assessment, self.source))
-            # A re-assessment of the same household version under the same policy adds nothing.
-            stored = await store_assessments(connection, rows, facts)
-            await add_events(connection, [e for row, e in zip(rows, events, strict=True) if row["id"] in stored])
-        return Counter((row["program_id"], row["decision"]) for row in rows if row["id"] in stored)
+
+def _changed(envelope: Envelope, traceparent: str | None) -> HouseholdChanged:
+    data = dict(envelope.data)
+    try:
+        household_id = uuid.UUID(str(data.pop("household_id")))
+        version = int(data.pop("version"))
+    except (KeyError, ValueError, TypeError):
+        raise InvalidEvent("data: household_id and version are required") from None
+    return HouseholdChanged(envelope.event_id, household_id, version, data, traceparent)

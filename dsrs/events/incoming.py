@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dsrs.events.applied import APPLIED_BY, applied_by
+
 
 @dataclass(slots=True)
 class Incoming:
@@ -21,3 +23,7 @@ class Incoming:
     def header(self, name: str) -> str | None:
         value = self.headers.get(name)
         return value.decode(errors="replace") if value is not None else None
+
+    def applied_upstream(self, consumer: str) -> bool:
+        """Whether the transaction that wrote this event also applied `consumer`'s effects of it."""
+        return APPLIED_BY in self.headers and consumer in applied_by(self.header(APPLIED_BY))

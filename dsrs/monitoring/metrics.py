@@ -14,6 +14,11 @@ AGENT_BATCH_SECONDS = Histogram(
     "dsrs_agent_batch_duration_seconds", "Time an agent takes for one batch", ["agent"], buckets=LATENCY_BUCKETS
 )
 AGENT_EVENTS_PROCESSED = Counter("dsrs_agent_events_processed", "Events an agent applied", ["agent"])
+AGENT_EVENTS_APPLIED_UPSTREAM = Counter(
+    "dsrs_agent_events_applied_upstream",
+    "Events an agent skipped: the transaction that wrote them applied its stage (colocated stages)",
+    ["agent"],
+)
 AGENT_EVENTS_FAILED = Counter("dsrs_agent_events_failed", "Events an agent sent to its dead-letter topic", ["agent"])
 AGENT_RETRIES = Counter("dsrs_agent_retries", "Transient failures an agent retried", ["agent"])
 ELIGIBILITY_DECISIONS = Counter("dsrs_eligibility_decisions", "Eligibility assessments stored", ["program", "decision"])

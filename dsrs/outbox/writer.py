@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dsrs.db.bulk import arrays, insert_arrays
 from dsrs.db.schema import event_outbox
+from dsrs.events.applied import APPLIED_BY, applied_by_header
 from dsrs.events.envelope import Envelope
 from dsrs.monitoring.trace_context import TRACEPARENT
 from dsrs.monitoring.tracing import hop
@@ -26,6 +27,8 @@ class OutgoingEvent:
     envelope: Envelope
     # The trace this event continues (None: it starts one); the outbox write span is its child.
     traceparent: str | None
+    # The consumers whose effects of it commit in the same transaction (dsrs.events.applied).
+    applied_by: tuple[str, ...] = field(default=())
 
     @property
     def key(self) -> str:
@@ -40,6 +43,9 @@ async def add_events(connection: AsyncConnection, events: Sequence[OutgoingEvent
     for event in events:
         # The outbox write is a hop of the household's trace: the relay and consumers continue from it.
         with hop(f"outbox.write {event.topic}", event.traceparent, household=event.envelope.subject) as traceparent:
+            headers = {TRACEPARENT: traceparent}
+            if event.applied_by:
+                headers[APPLIED_BY] = applied_by_header(event.applied_by)
             rows.append(
                 {
                     "event_id": event.envelope.event_id,
@@ -48,7 +54,7 @@ async def add_events(connection: AsyncConnection, events: Sequence[OutgoingEvent
                     "event_type": event.envelope.type,
                     "message_key": event.key,
                     "payload": event.envelope.to_document(),
-                    "headers": {TRACEPARENT: traceparent},
+                    "headers": headers,
                 }
             )
     await connection.execute(INSERT_EVENTS, arrays(event_outbox, rows, OUTBOX_COLUMNS))

@@ -126,10 +126,18 @@ class PaymentScheduler:
         self.send_ahead_days = send_ahead_days
 
     def decode(self, message: Incoming) -> Change:
-        envelope = decode_envelope_of(message.value, *CONSUMED)
+        return self._change(decode_envelope_of(message.value, *CONSUMED), message.header(TRACEPARENT))
+
+    def item_of(self, event: OutgoingEvent) -> Change | None:
+        """The change an event written in the same transaction tells, if it is one payments follow."""
+        if event.envelope.type not in CONSUMED:
+            return None
+        return self._change(event.envelope, event.traceparent)
+
+    def _change(self, envelope: Envelope, traceparent: str | None) -> Change:
         if envelope.type == topics.HOUSEHOLD_DEACTIVATED:
             return self._deactivation(envelope)
-        return self._decision(envelope, message.header(TRACEPARENT))
+        return self._decision(envelope, traceparent)
 
     def _deactivation(self, envelope: Envelope) -> Deactivation:
         try:
@@ -176,27 +184,31 @@ class PaymentScheduler:
 
     async def handle(self, batch: Sequence[Decoded[Change]]) -> None:
         async with claimed(self.engine, self.consumer, (d.item for d in batch), event_id_of) as (connection, fresh):
-            # A household's newest decision per program in the batch stands: by household version, since
-            # approvals and denials come on two topics and a batch mixes them in no particular order.
-            latest: dict[tuple[uuid.UUID, str], Decision] = {}
-            # Read in this transaction, as eligibility does: a retired program schedules nothing more.
-            current = await self.catalog.active(connection)
-            decided = {change.program_id for change in fresh if isinstance(change, Decision)}
-            await self._check_deployed(connection, decided - current.keys())
-            for change in fresh:
-                if isinstance(change, Decision):
-                    key = (change.household_id, change.program_id)
-                    if key not in latest or change.household_version >= latest[key].household_version:
-                        latest[key] = change
-            decisions = list(latest.values())
-            approvals = [d for d in decisions if d.approved]
-            denials = [d for d in decisions if not d.approved]
-            leavers = list(dict.fromkeys(c.household_id for c in fresh if isinstance(c, Deactivation)))
-            events = await amend(connection, [_decided(d) for d in approvals], self.source)
-            events += await cancel_denied(connection, [_decided(d) for d in denials], self.source)
-            events += await self._schedule(connection, [a for a in approvals if a.program_id in current], current)
-            events += await cancel_households(connection, leavers, self.source)
-            await add_events(connection, events)
+            await add_events(connection, await self.apply(connection, fresh))
+
+    async def apply(self, connection: AsyncConnection, fresh: Sequence[Change]) -> list[OutgoingEvent]:
+        """Follow the decisions and departures in the caller's transaction; the payment events to add."""
+        # A household's newest decision per program in the batch stands: by household version, since
+        # approvals and denials come on two topics and a batch mixes them in no particular order.
+        latest: dict[tuple[uuid.UUID, str], Decision] = {}
+        # Read in this transaction, as eligibility does: a retired program schedules nothing more.
+        current = await self.catalog.active(connection)
+        decided = {change.program_id for change in fresh if isinstance(change, Decision)}
+        await self._check_deployed(connection, decided - current.keys())
+        for change in fresh:
+            if isinstance(change, Decision):
+                key = (change.household_id, change.program_id)
+                if key not in latest or change.household_version >= latest[key].household_version:
+                    latest[key] = change
+        decisions = list(latest.values())
+        approvals = [d for d in decisions if d.approved]
+        denials = [d for d in decisions if not d.approved]
+        leavers = list(dict.fromkeys(c.household_id for c in fresh if isinstance(c, Deactivation)))
+        events = await amend(connection, [_decided(d) for d in approvals], self.source)
+        events += await cancel_denied(connection, [_decided(d) for d in denials], self.source)
+        events += await self._schedule(connection, [a for a in approvals if a.program_id in current], current)
+        events += await cancel_households(connection, leavers, self.source)
+        return events
 
     async def _schedule(
         self, connection: AsyncConnection, approvals: Sequence[Decision], current: Mapping[str, Program]

@@ -29,7 +29,7 @@ from dsrs.db.schema import household_match_keys, households
 from dsrs.events import topics
 from dsrs.events.envelope import new_envelope
 from dsrs.events.ids import new_uuid
-from dsrs.outbox.writer import OutgoingEvent, add_events
+from dsrs.outbox.writer import OutgoingEvent
 from dsrs.registry.blocking import blocking_keys
 from dsrs.registry.household import HouseholdFields
 from dsrs.registry.resemblance import Person, Resemblance, resemblance
@@ -116,18 +116,18 @@ class DuplicateMatching:
         written: Sequence[Written],
         source: str,
         traces: Mapping[uuid.UUID, str | None],
-    ) -> int:
-        """Index these households and raise their new suspected pairs; how many were raised."""
+    ) -> list[OutgoingEvent]:
+        """Index these households and raise their new suspected pairs; the events that tell them, for the
+        caller to add to the outbox after the households' own."""
         if not self.enabled or not written:
-            return 0
+            return []
         subjects = _subjects(written)
         keys = {household_id: blocking_keys(s.person, self.phone_country) for household_id, s in subjects.items()}
         await self._index(connection, subjects, keys)
         active = {household_id: keys[household_id] for household_id, s in subjects.items() if s.active}
         suspicions = await self._suspicions(connection, active, {k: s.person for k, s in subjects.items()})
         raised = await self._record(connection, suspicions)
-        await add_events(connection, [_suspected_event(row, source, traces.get(row.household_id)) for row in raised])
-        return len(raised)
+        return [_suspected_event(row, source, traces.get(row.household_id)) for row in raised]
 
     async def _index(
         self, connection: AsyncConnection, subjects: Mapping[uuid.UUID, Subject], keys: Mapping[uuid.UUID, set[int]]

@@ -6,11 +6,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dsrs.events.envelope import InvalidEvent
 from dsrs.events.incoming import Incoming
 from dsrs.monitoring.trace_context import TRACEPARENT
+from dsrs.outbox.writer import OutgoingEvent, add_events
 from dsrs.registry.duplicates import DuplicateMatching, Written
 from dsrs.registry.intake_schema import parse_intake
 from dsrs.registry.store import Submission, upsert_households
@@ -48,8 +49,12 @@ class IntakeHandler:
 
     async def handle(self, batch: Sequence[Decoded[IntakeItem]]) -> None:
         async with claimed(self.engine, self.consumer, (d.item for d in batch), event_id_of) as (connection, fresh):
-            submissions = [item.submission for item in fresh]
-            recorded = await upsert_households(connection, submissions, self.source)
-            traces = {submission.household_id: submission.traceparent for submission in submissions}
-            written = [Written(r, s.fields) for r, s in zip(recorded, submissions, strict=True)]
-            await self.matching.check(connection, written, self.source, traces)
+            await add_events(connection, await self.apply(connection, fresh))
+
+    async def apply(self, connection: AsyncConnection, items: Sequence[IntakeItem]) -> list[OutgoingEvent]:
+        """Record the households and check them for duplicates in the caller's transaction; the events to add."""
+        submissions = [item.submission for item in items]
+        recorded, events = await upsert_households(connection, submissions, self.source)
+        traces = {submission.household_id: submission.traceparent for submission in submissions}
+        written = [Written(r, s.fields) for r, s in zip(recorded, submissions, strict=True)]
+        return events + await self.matching.check(connection, written, self.source, traces)

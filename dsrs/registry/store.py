@@ -90,8 +90,9 @@ def _rounds(submissions: Sequence[Submission]) -> list[list[Submission]]:
 
 async def upsert_households(
     connection: AsyncConnection, submissions: Sequence[Submission], source: str
-) -> list[Recorded]:
-    """Create or replace households by id (the intake path), each with its registered or updated event."""
+) -> tuple[list[Recorded], list[OutgoingEvent]]:
+    """Create or replace households by id (the intake path); what was recorded, and the registered or updated
+    events the caller adds to the outbox."""
     recorded: list[Recorded] = []
     events: list[OutgoingEvent] = []
     for batch in _rounds(submissions):
@@ -105,8 +106,7 @@ async def upsert_households(
             recorded.append(outcome)
             if outcome.active:
                 events.append(household_event(outcome, submission.fields, source, submission.traceparent))
-    await add_events(connection, events)
-    return recorded
+    return recorded, events
 
 
 async def create_household(connection: AsyncConnection, submission: Submission, source: str) -> Recorded:

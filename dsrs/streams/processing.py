@@ -22,7 +22,13 @@ from dsrs.db.processed_events import claim_new_events, only_new
 from dsrs.dlq.causes import cause_of
 from dsrs.dlq.publisher import DeadLetterPublisher, Failure
 from dsrs.events.incoming import Incoming
-from dsrs.monitoring.metrics import AGENT_BATCH_SECONDS, AGENT_EVENTS_FAILED, AGENT_EVENTS_PROCESSED, AGENT_RETRIES
+from dsrs.monitoring.metrics import (
+    AGENT_BATCH_SECONDS,
+    AGENT_EVENTS_APPLIED_UPSTREAM,
+    AGENT_EVENTS_FAILED,
+    AGENT_EVENTS_PROCESSED,
+    AGENT_RETRIES,
+)
 from dsrs.monitoring.trace_context import TRACEPARENT
 from dsrs.monitoring.tracing import recording, start_span, traceparent_of
 from dsrs.streams.errors import is_transient
@@ -92,10 +98,12 @@ class BatchProcessor(Generic[T]):
         self.dead_letters = dead_letters
         self.backoff = backoff or Backoff()
         self.processed = 0
+        # Skipped: the transaction that wrote them applied this stage's effects (dsrs.events.applied).
+        self.applied_upstream = 0
         self.failed = 0
         self.retries = 0
         # Every series exists from the start, at zero: "no failures" shows as 0, not as no data.
-        for metric in (AGENT_EVENTS_PROCESSED, AGENT_EVENTS_FAILED, AGENT_RETRIES):
+        for metric in (AGENT_EVENTS_PROCESSED, AGENT_EVENTS_APPLIED_UPSTREAM, AGENT_EVENTS_FAILED, AGENT_RETRIES):
             metric.labels(agent=handler.consumer)
 
     async def process(self, messages: Sequence[Incoming]) -> None:
@@ -120,11 +128,18 @@ class BatchProcessor(Generic[T]):
 
     async def _process(self, messages: Sequence[Incoming]) -> None:
         decoded: list[Decoded[T]] = []
+        upstream = 0
         for message in messages:
+            if message.applied_upstream(self.handler.consumer):
+                upstream += 1
+                continue
             try:
                 decoded.append(Decoded(message, self.handler.decode(message)))
             except Exception as error:
                 await self._dead_letter(message, Outcome(error, 1, datetime.now(UTC)))
+        if upstream:
+            self.applied_upstream += upstream
+            AGENT_EVENTS_APPLIED_UPSTREAM.labels(agent=self.handler.consumer).inc(upstream)
         if not decoded:
             return
         outcome = await self._with_retries(lambda: self.handler.handle(decoded))

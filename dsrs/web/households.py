@@ -12,6 +12,7 @@ from starlette.responses import Response
 from dsrs.audit.trail import AuditEntry, record
 from dsrs.monitoring.trace_context import new_traceparent
 from dsrs.monitoring.tracing import current_traceparent
+from dsrs.outbox.writer import add_events
 from dsrs.registry.duplicates import Written
 from dsrs.registry.household import HouseholdFields, InvalidHousehold, parse_household
 from dsrs.registry.queries import PROGRAM_STATUSES, get_household, list_households
@@ -51,7 +52,9 @@ async def _match(connection: AsyncConnection, runtime: Runtime, submission: Subm
     """The same duplicate check as the intake topic's, in the write's own transaction."""
     traces = {submission.household_id: submission.traceparent}
     written = [Written(recorded, submission.fields)]
-    await runtime.matching.check(connection, written, runtime.settings.source_name, traces)
+    await add_events(
+        connection, await runtime.matching.check(connection, written, runtime.settings.source_name, traces)
+    )
 
 
 async def create(request: Request) -> Response:

@@ -52,6 +52,7 @@ from dsrs.rules import program_from_text
 from dsrs.settings import Settings
 from dsrs.streams.errors import is_transient
 from dsrs.tables.analytics import AnalyticsTables
+from dsrs.worker.colocation import ColocatedStages
 from dsrs.worker.relay import deployment_relay
 
 log = logging.getLogger(__name__)
@@ -141,8 +142,12 @@ class Runtime:
         await self.saga_engine.dispose()
         await self.mongo.close()
 
-    def intake(self) -> IntakeHandler:
-        return IntakeHandler(self.saga_engine, self.settings.regions, self.settings.source_name, self.matching)
+    def intake(self) -> IntakeHandler | ColocatedStages:
+        intake = IntakeHandler(self.saga_engine, self.settings.regions, self.settings.source_name, self.matching)
+        if not self.settings.colocated_stages:
+            return intake
+        # Every worker runs every agent, so the intake's worker can assess and pay what it registers.
+        return ColocatedStages(self.saga_engine, intake, (self.eligibility(), self.payment()))
 
     def eligibility(self) -> EligibilityHandler:
         return EligibilityHandler(self.saga_engine, self.catalog, self.settings.source_name)

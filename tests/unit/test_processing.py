@@ -83,3 +83,16 @@ async def test_an_undecodable_message_is_dead_lettered_and_the_rest_applied() ->
 def test_backoff_doubles_up_to_its_cap(attempt: int) -> None:
     backoff = Backoff(first_seconds=0.5, max_seconds=10.0)
     assert backoff.delay(attempt) == min(10.0, 0.5 * 2 ** (attempt - 1))
+
+
+async def test_a_message_whose_writer_applied_this_stage_is_skipped() -> None:
+    handler, letters = Handler(), RecordingDeadLetters()
+    applied_here = Incoming("topic", 0, 1, b"key", b"a", {"dsrs-applied-by": b"eligibility,test"})
+    applied_elsewhere = Incoming("topic", 0, 2, b"key", b"b", {"dsrs-applied-by": b"eligibility"})
+    # A name only contains this consumer's: not this consumer.
+    lookalike = Incoming("topic", 0, 3, b"key", b"c", {"dsrs-applied-by": b"test-other"})
+    batches = processor(handler, letters)
+    await batches.process([applied_here, applied_elsewhere, lookalike])
+    assert handler.applied == ["b", "c"]
+    assert (batches.applied_upstream, batches.processed) == (1, 2)
+    assert letters.letters == []

@@ -56,10 +56,11 @@ def resident_with_children_mib(pid: int) -> float:
 
 
 def events_processed(metrics_text: str) -> int:
-    """Sum of dsrs_agent_events_processed_total over the worker's agents, from a /metrics scrape."""
+    """The events the worker's agents took, from a /metrics scrape: those they applied, and those they skipped
+    because the transaction that wrote them had applied their stage (colocated stages)."""
     total = 0.0
     for line in metrics_text.splitlines():
-        if line.startswith("dsrs_agent_events_processed_total{"):
+        if line.startswith(("dsrs_agent_events_processed_total{", "dsrs_agent_events_applied_upstream_total{")):
             total += float(line.rsplit(" ", 1)[1])
     return int(total)
 

@@ -4,7 +4,8 @@ Two fresh databases of the deployment's schema, each with the shipped programs d
 cycles opened, as a worker does when it starts.
 
 1. **Recording** (not timed), on the first: the worker's own stage handlers (intake with duplicate matching as
-   the deployment has it, eligibility, payment, and analytics with its mirror left out: that writes the worker's
+   the deployment has it, and eligibility and payment in its transaction when the deployment colocates them;
+   eligibility and payment for what it did not apply; and analytics with its mirror left out: that writes the worker's
    tables and the rollups, not PostgreSQL) take the benchmark's intake messages in the agents' batch sizes. Each
    stage is fed what the deployment's outbox relay, its own code, read from the outbox and would have published:
    the saga's events and analytics' bundles, handed over in process instead of through Kafka. Every statement a
@@ -247,7 +248,11 @@ class InProcessSaga:
 
     async def _handle(self, stage: Stage) -> None:
         taken = [stage.queue.popleft() for _ in range(min(stage.batch_size, len(stage.queue)))]
-        batch = [Decoded(message, stage.handler.decode(message)) for message, _ in taken]
+        # As the agents do: what the writing transaction applied for this stage is skipped.
+        consumer = stage.handler.consumer
+        batch = [Decoded(m, stage.handler.decode(m)) for m, _ in taken if not m.applied_upstream(consumer)]
+        if not batch:
+            return
         statements: list[Statement] = []
         self.recorder.statements = statements
         try:
