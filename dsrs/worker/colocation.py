@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -96,8 +97,5 @@ class ColocatedStages:
             return events, []
         marked = list(events)
         for index, _ in taken:
-            event = events[index]
-            marked[index] = OutgoingEvent(
-                event.topic, event.envelope, event.traceparent, (*event.applied_by, stage.consumer)
-            )
+            marked[index] = replace(events[index], applied_by=(*events[index].applied_by, stage.consumer))
         return marked + produced, produced
