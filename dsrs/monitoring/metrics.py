@@ -58,6 +58,7 @@ EXPOSED = {
     "dsrs_agent_batch_duration_seconds_count",
     "dsrs_agent_batch_duration_seconds_sum",
     "dsrs_agent_events_processed_total",
+    "dsrs_agent_events_applied_upstream_total",
     "dsrs_agent_events_failed_total",
     "dsrs_agent_retries_total",
     "dsrs_gc_pause_seconds_bucket",
