@@ -37,8 +37,12 @@ async def _rows(settings: Settings) -> tuple[dict[str, int], dict[str, int], int
     return counts, claims, counts["event_outbox"]
 
 
-@pytest.mark.parametrize("colocated", [True, False], ids=["colocated", "stage-by-stage"])
-def test_the_replay_leaves_the_rows_the_stage_handlers_left(stack: Stack, settings: Settings, colocated: bool) -> None:
+@pytest.mark.parametrize(
+    ("colocated", "workers"), [(True, 1), (False, 1), (True, 2)], ids=["colocated", "stage-by-stage", "two-workers"]
+)
+def test_the_replay_leaves_the_rows_the_stage_handlers_left(
+    stack: Stack, settings: Settings, colocated: bool, workers: int
+) -> None:
     settings = settings.model_copy(update={"colocated_stages": colocated})
     # One full intake batch and a partial one, through every stage.
     households = BATCH_SIZE + 100
@@ -49,14 +53,15 @@ def test_the_replay_leaves_the_rows_the_stage_handlers_left(stack: Stack, settin
         isolated_database(stack, settings, "dsrs_test_replay") as replayed_db,
     ):
         record, replay = with_database(settings, recorded_db), with_database(settings, replayed_db)
-        limit = asyncio.run(postgres_limit(record, replay, messages, households))
+        limit = asyncio.run(postgres_limit(record, replay, messages, households, workers))
         recorded, recorded_claims, _ = asyncio.run(_rows(record))
         replayed, claims, outbox = asyncio.run(_rows(replay))
 
     assert isinstance(limit, PostgresLimit)
     assert limit.households == households
-    # Five stages (DCI notify among them) and the relay, each on a connection of its own.
-    assert limit.connections == 6
+    # Five stages (DCI notify among them) and the relay, each on a connection of its own for every worker but
+    # analytics, whose counters stay on one.
+    assert limit.connections == (6 if workers == 1 else 4 * workers + 1 + workers)
     assert replayed == recorded
     assert claims == recorded_claims
     assert replayed["households"] == households

@@ -6,7 +6,7 @@ import pytest
 
 from dsrs_dev.bench.kafka_limit import KafkaLimit, household_plan
 from dsrs_dev.bench.memory import MemoryProfile
-from dsrs_dev.bench.postgres_limit import PostgresLimit
+from dsrs_dev.bench.postgres_limit import PostgresLimit, Transaction, lanes_of
 from dsrs_dev.bench.saga import Results, Round, SagaRun, percentile, results_table, write_results
 from dsrs_dev.cli.bench import _worker_counts
 
@@ -90,3 +90,10 @@ def test_the_saga_benchmark_takes_one_worker_count_or_several() -> None:
     for wrong in ("", "0", "1,x", "-1"):
         with pytest.raises(click.BadParameter):
             _worker_counts(wrong)
+
+
+def test_the_postgres_limit_deals_each_stages_transactions_over_one_lane_a_worker_but_analytics_keeps_one() -> None:
+    stages = ["registry-intake", "analytics", "registry-intake", "analytics", "registry-intake", "dci-notify"]
+    transactions = [Transaction(stage, [], frozenset()) for stage in stages]
+    assert sorted(lanes_of(transactions, 2)) == [[0, 4], [1, 3], [2], [5]]
+    assert sorted(lanes_of(transactions, 1)) == [[0, 2, 4], [1, 3], [5]]

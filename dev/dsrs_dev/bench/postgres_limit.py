@@ -71,6 +71,9 @@ SAGA_STAGES = ("registry-intake", "eligibility", "payment", "analytics", "dci-no
 ANALYTICS = "analytics"
 # The relay's connection, beside one per stage.
 RELAY_CONNECTIONS = 1
+# Analytics' counter rows are keyed by program and region, which several workers split by partition; replayed
+# in lanes, two batches' upserts of the same counters would wait on each other's locks: it keeps one lane.
+SINGLE_LANE_STAGES = frozenset({ANALYTICS})
 NEW_OUTBOX_ROWS = text("SELECT id, event_id FROM event_outbox WHERE id > :after ORDER BY id")
 
 
@@ -278,15 +281,32 @@ async def _run_statements(raw: Any, transaction: Transaction) -> None:
                 await raw.fetch(statement.sql, *statement.parameters)
 
 
-async def replay(engine: AsyncEngine, relay: OutboxRelay, transactions: Sequence[Transaction]) -> float:
-    """Seconds to send the transactions again, one connection per stage, with the relay beside them."""
-    committed = [asyncio.Event() for _ in transactions]
-    # Set on every commit, as the outbox's NOTIFY wakes the relay.
-    wrote = asyncio.Event()
-    stages_done = asyncio.Event()
-    by_stage: dict[str, list[int]] = {}
+def lanes_of(transactions: Sequence[Transaction], workers: int) -> list[list[int]]:
+    """The transactions' indices by connection: each stage's dealt in turn over one lane per worker, as each of
+    several workers' agents takes the batches of its own partitions (SINGLE_LANE_STAGES keep one)."""
+    lanes: dict[tuple[str, int], list[int]] = {}
+    taken: dict[str, int] = {}
     for index, transaction in enumerate(transactions):
-        by_stage.setdefault(transaction.stage, []).append(index)
+        count = taken.get(transaction.stage, 0)
+        taken[transaction.stage] = count + 1
+        lane = 0 if transaction.stage in SINGLE_LANE_STAGES else count % workers
+        lanes.setdefault((transaction.stage, lane), []).append(index)
+    return list(lanes.values())
+
+
+async def replay(
+    engine: AsyncEngine, relay: OutboxRelay, transactions: Sequence[Transaction], workers: int = 1
+) -> float:
+    """Seconds to send the transactions again, on one connection per stage and worker, with a relay for each
+    worker beside them."""
+    committed = [asyncio.Event() for _ in transactions]
+    # Every commit wakes every relay, as the outbox's NOTIFY does; each relay clears only its own.
+    wakes = [asyncio.Event() for _ in range(workers)]
+    stages_done = asyncio.Event()
+
+    def wake_relays() -> None:
+        for wake in wakes:
+            wake.set()
 
     async def stage(indices: list[int]) -> None:
         async with engine.connect() as connection:
@@ -296,9 +316,9 @@ async def replay(engine: AsyncEngine, relay: OutboxRelay, transactions: Sequence
                     await committed[before].wait()
                 await _run_statements(raw, transactions[index])
                 committed[index].set()
-                wrote.set()
+                wake_relays()
 
-    async def relaying() -> None:
+    async def relaying(wrote: asyncio.Event) -> None:
         while True:
             wrote.clear()
             finished = stages_done.is_set()
@@ -313,13 +333,13 @@ async def replay(engine: AsyncEngine, relay: OutboxRelay, transactions: Sequence
             await wrote.wait()
 
     started = time.perf_counter()
-    relay_task = asyncio.create_task(relaying())
+    relay_tasks = [asyncio.create_task(relaying(wake)) for wake in wakes]
     try:
-        await asyncio.gather(*(stage(indices) for indices in by_stage.values()))
+        await asyncio.gather(*(stage(indices) for indices in lanes_of(transactions, workers)))
     finally:
         stages_done.set()
-        wrote.set()
-    await relay_task
+        wake_relays()
+    await asyncio.gather(*relay_tasks)
     return time.perf_counter() - started
 
 
@@ -340,13 +360,15 @@ async def analyze(engine: AsyncEngine) -> None:
 
 
 async def postgres_limit(
-    record: Settings, replay_on: Settings, messages: Iterable[IntakeMessage], households: int
+    record: Settings, replay_on: Settings, messages: Iterable[IntakeMessage], households: int, workers: int = 1
 ) -> PostgresLimit:
     """Households per second for the saga's own transactions (module docstring): recorded on `record`'s
-    database and sent again on `replay_on`'s, both fresh, `households` intake messages in all."""
+    database and sent again on `replay_on`'s, both fresh, `households` intake messages in all, on the
+    connections of `workers` workers."""
     stages = len(SAGA_STAGES)
+    connections = (stages - len(SINGLE_LANE_STAGES)) * workers + len(SINGLE_LANE_STAGES) + RELAY_CONNECTIONS * workers
     recording_engine = create_engine(record, pool_size=1, pre_ping=False)
-    replay_engine = create_engine(replay_on, pool_size=stages + RELAY_CONNECTIONS, pre_ping=False)
+    replay_engine = create_engine(replay_on, pool_size=connections, pre_ping=False)
     seconds = recording = 0.0
     transactions = statements = 0
     try:
@@ -365,7 +387,7 @@ async def postgres_limit(
             recording += time.perf_counter() - started
             # Statistics as autovacuum keeps them in the saga's database, so that both get the same plans.
             await analyze(replay_engine)
-            seconds += await replay(replay_engine, relay, recorded)
+            seconds += await replay(replay_engine, relay, recorded, workers)
             await analyze(recording_engine)
             transactions += len(recorded)
             statements += sum(len(t.statements) for t in recorded)
@@ -378,7 +400,7 @@ async def postgres_limit(
         round(households / seconds, 1) if seconds else 0.0,
         transactions,
         statements,
-        stages + RELAY_CONNECTIONS,
+        connections,
         round(recording, 1),
     )
 

@@ -103,7 +103,7 @@ async def _measure_round(
         )
     # The households of the full-speed run, through the saga's own statements.
     messages = synthetic_intake(households, settings.regions, seed=FULL_SPEED_SEED, update_share=0, invalid_share=0)
-    postgres = await postgres_limit(record, replay, messages, households)
+    postgres = await postgres_limit(record, replay, messages, households, len(workers))
     return Round(
         full,
         half,
