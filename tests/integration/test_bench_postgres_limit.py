@@ -61,7 +61,7 @@ def test_the_replay_leaves_the_rows_the_stage_handlers_left(
     assert limit.households == households
     # Five stages (DCI notify among them) and the relay, each on a connection of its own for every worker but
     # analytics, whose counters stay on one.
-    assert limit.connections == (6 if workers == 1 else 4 * workers + 1 + workers)
+    assert limit.connections == 4 * workers + 1 + workers
     assert replayed == recorded
     assert claims == recorded_claims
     assert replayed["households"] == households

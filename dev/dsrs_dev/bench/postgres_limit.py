@@ -11,10 +11,11 @@ cycles opened, as a worker does when it starts.
    the saga's events and analytics' bundles, handed over in process instead of through Kafka. Every statement a
    handler's transaction sends is kept with its parameters as the driver received them.
 2. **Replay** (timed), on the second, after VACUUM and CHECKPOINT: those transactions go to PostgreSQL again
-   through asyncpg, one connection per stage as the worker's agents have, each stage's in its order and each
-   only once the transactions that wrote the events it consumed have committed. Beside them, on a fifth
-   connection as the relay's child process has, the relay claims pending events with its own statements (pages
-   of EVENTS_PER_CLAIM read with their payloads, heads locked) and deletes them, until the outbox is empty.
+   through asyncpg, one connection per stage and worker as the workers' agents have (`lanes_of`), each lane's
+   in its order and each only once the transactions that wrote the events it consumed have committed. Beside
+   them, on a connection of its own for each worker as each relay child process has, the relay claims pending
+   events with its own statements (pages of EVENTS_PER_CLAIM read with their payloads, heads locked) and
+   deletes them, until the outbox is empty.
 
 So the figure is PostgreSQL's work for every statement of the saga, with the saga's payloads and batch sizes:
 the claims of every consumer, the upserts with ON CONFLICT and RETURNING, matching's keys and candidates, the
